@@ -1,0 +1,78 @@
+package capture_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"why502/capture"
+	"why502/capture/capturetest"
+)
+
+// benchCapture is a pcap of n Ethernet frames: handshakes, requests,
+// full-size segments and ACKs, IPv4 and IPv6.
+func benchCapture(n int) []byte {
+	rng := rand.New(rand.NewPCG(3, 4))
+	sizes := []int{0, 0, 0, 120, 600, 1448, 1448}
+	recs := make([]capturetest.Record, n)
+	for i := range recs {
+		s := seg(capture.ACK, sizes[rng.IntN(len(sizes))])
+		if i%4 == 0 {
+			s = seg6(capture.ACK|capture.PSH, len(s.Payload))
+		}
+		s.Seq = uint32(i)
+		recs[i] = capturetest.Record{Time: t0.Add(time.Duration(i) * time.Microsecond), Data: capturetest.Frame(layers.LinkTypeEthernet, s)}
+	}
+	return capturetest.Pcap(layers.LinkTypeEthernet, recs...)
+}
+
+func BenchmarkRead(b *testing.B) {
+	const packets = 20000
+	file := benchCapture(packets)
+	b.SetBytes(int64(len(file)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := capture.NewReader([]capture.Source{{Name: "bench", R: bytes.NewReader(file)}}, capture.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			_, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			n++
+		}
+		if n != packets {
+			b.Fatalf("read %d packets, want %d", n, packets)
+		}
+	}
+}
+
+// TestReadAllocations checks that reading does not allocate per packet: a
+// file of 20000 packets costs no more allocations than one of 200.
+func TestReadAllocations(t *testing.T) {
+	allocs := func(file []byte) float64 {
+		return testing.AllocsPerRun(5, func() {
+			r, err := capture.NewReader([]capture.Source{{Name: "a", R: bytes.NewReader(file)}}, capture.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				if _, err := r.Next(); err != nil {
+					break
+				}
+			}
+		})
+	}
+	small, large := allocs(benchCapture(200)), allocs(benchCapture(20000))
+	if large > small+2 {
+		t.Errorf("allocations per file:\n- want: about %v for 20000 packets, as for 200\n-  got: %v", small, large)
+	}
+}

@@ -1,0 +1,48 @@
+// Command why502 explains the 5xx responses of a reverse proxy from packet
+// captures: what the backend did when the proxy answered 502, 503 or 504.
+//
+// This file only parses the command line, wires the stages (capture ->
+// flows -> report) and maps failures to exit codes.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK     = 0 // results written (warnings may have been printed)
+	exitFailed = 1 // results could not be written
+	exitUsage  = 2 // bad command line, or no input could be read
+)
+
+const usage = `why502: what did the backend do when the proxy answered 5xx?
+
+Usage:
+  why502 flows [flags] FILE... | -     one line per TCP connection in the capture(s)
+  why502 help                         this text
+
+Run "why502 COMMAND --help" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "flows":
+		return runFlows(args[1:], stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "why502: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
