@@ -1,0 +1,50 @@
+package httpmatch
+
+import (
+	"testing"
+
+	"why502/flows"
+)
+
+// BenchmarkParse runs one keep-alive connection of small GET exchanges, a
+// request and its response per iteration, each delivered as one Data call
+// as a TCP segment would carry it.
+func BenchmarkParse(b *testing.B) {
+	req := []byte("GET /api/v1/items?page=2 HTTP/1.1\r\nHost: backend:8080\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nServer: bench\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"items\":[1,2,3],\"next\":3}\n")
+	n := 0
+	p := NewConnParser(ParserOptions{}, SinkFunc(func(e Exchange) { n++ }))
+	at := flows.FrameRef{File: "bench.pcap", Frame: 1}
+	b.SetBytes(int64(len(req) + len(resp)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Data(flows.ClientToServer, req, at)
+		p.Data(flows.ServerToClient, resp, at)
+	}
+	if n != b.N {
+		b.Fatalf("%d exchanges for %d iterations", n, b.N)
+	}
+}
+
+// BenchmarkParseChunked is the same with chunked responses split across
+// segments, the body's framing crossing Data calls.
+func BenchmarkParseChunked(b *testing.B) {
+	req := []byte("POST /upload HTTP/1.1\r\nHost: backend\r\nContent-Length: 512\r\n\r\n")
+	body := make([]byte, 512)
+	resp := [][]byte{[]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789ab"),
+		[]byte("cdef\r\n4\r\nabcd\r\n0\r\n\r\n")}
+	n := 0
+	p := NewConnParser(ParserOptions{}, SinkFunc(func(e Exchange) { n++ }))
+	at := flows.FrameRef{File: "bench.pcap", Frame: 1}
+	b.SetBytes(int64(len(req) + len(body) + len(resp[0]) + len(resp[1])))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Data(flows.ClientToServer, req, at)
+		p.Data(flows.ClientToServer, body, at)
+		p.Data(flows.ServerToClient, resp[0], at)
+		p.Data(flows.ServerToClient, resp[1], at)
+	}
+	if n != b.N {
+		b.Fatalf("%d exchanges for %d iterations", n, b.N)
+	}
+}

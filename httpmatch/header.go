@@ -1,0 +1,192 @@
+package httpmatch
+
+import (
+	"bytes"
+	"math"
+)
+
+// headerInfo is what the parser needs from a header block: framing,
+// persistence and the few fields the correlation uses.
+type headerInfo struct {
+	host      []byte // aliases the header buffer
+	length    int64
+	hasLength bool
+	badLength bool
+	te        bool // Transfer-Encoding present
+	chunked   bool // and its final coding is chunked
+	close     bool
+	keepAlive bool
+	expect100 bool
+}
+
+// parseHeader reads the field lines of a header block (after the start
+// line, up to and including the empty line). It does not allocate.
+func parseHeader(block []byte) (hi headerInfo) {
+	for len(block) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(block, '\n'); i >= 0 {
+			line, block = block[:i], block[i+1:]
+		} else {
+			line, block = block, nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			break
+		}
+		// obs-fold continues a field we do not need to read
+		// (RFC 9112 section 5.2); lines without a colon are ignored.
+		if line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		name, value := line[:colon], trimOWS(line[colon+1:])
+		switch {
+		case equalFold(name, "content-length"):
+			hi.addLength(value)
+		case equalFold(name, "transfer-encoding"):
+			if len(value) > 0 {
+				hi.te = true
+				hi.chunked = equalFold(lastElement(value), "chunked")
+			}
+		case equalFold(name, "connection"):
+			for rest := value; len(rest) > 0; {
+				var tok []byte
+				tok, rest = nextElement(rest)
+				switch {
+				case equalFold(tok, "close"):
+					hi.close = true
+				case equalFold(tok, "keep-alive"):
+					hi.keepAlive = true
+				}
+			}
+		case equalFold(name, "host"):
+			if hi.host == nil {
+				hi.host = value
+			}
+		case equalFold(name, "expect"):
+			hi.expect100 = hi.expect100 || equalFold(value, "100-continue")
+		}
+	}
+	return hi
+}
+
+// addLength takes one Content-Length field value. A list of identical
+// values, in one field or several, is one length (RFC 9112 section 6.3,
+// item 5); anything else makes the length invalid, and an invalid length
+// is never trusted.
+func (hi *headerInfo) addLength(value []byte) {
+	for len(value) > 0 {
+		var elem []byte
+		elem, value = nextElement(value)
+		if len(elem) == 0 {
+			continue
+		}
+		n, ok := parseDecimal(elem)
+		if !ok || (hi.hasLength && n != hi.length) {
+			hi.badLength = true
+			return
+		}
+		hi.length, hi.hasLength = n, true
+	}
+	if !hi.hasLength {
+		hi.badLength = true
+	}
+}
+
+// parseDecimal parses 1*DIGIT into an int64; signs and overflow are invalid.
+func parseDecimal(b []byte) (int64, bool) {
+	var n int64
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, len(b) > 0
+}
+
+// parseChunkSize parses a chunk-size line: 1*HEXDIG [BWS ; chunk-ext] CRLF.
+// Sizes that do not fit in an int64 are invalid.
+func parseChunkSize(line []byte) (int64, bool) {
+	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
+	var n int64
+	i := 0
+	for ; i < len(line); i++ {
+		d := unhex(line[i])
+		if d < 0 {
+			break
+		}
+		if n > (math.MaxInt64-d)/16 {
+			return 0, false
+		}
+		n = n*16 + d
+	}
+	if i == 0 {
+		return 0, false
+	}
+	rest := trimOWS(line[i:])
+	if len(rest) > 0 && rest[0] != ';' {
+		return 0, false
+	}
+	return n, true
+}
+
+func unhex(c byte) int64 {
+	switch {
+	case '0' <= c && c <= '9':
+		return int64(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int64(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int64(c-'A') + 10
+	}
+	return -1
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// nextElement splits the first element off a comma-separated list.
+func nextElement(list []byte) (elem, rest []byte) {
+	if i := bytes.IndexByte(list, ','); i >= 0 {
+		return trimOWS(list[:i]), list[i+1:]
+	}
+	return trimOWS(list), nil
+}
+
+func lastElement(b []byte) []byte {
+	if i := bytes.LastIndexByte(b, ','); i >= 0 {
+		b = b[i+1:]
+	}
+	return trimOWS(b)
+}
+
+// equalFold compares b with a lower-case ASCII string, ignoring case.
+func equalFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}

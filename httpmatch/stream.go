@@ -1,0 +1,484 @@
+package httpmatch
+
+import (
+	"bytes"
+
+	"why502/flows"
+)
+
+// state is where a direction's byte stream is in its current message.
+type state uint8
+
+const (
+	stIdle       state = iota // between messages
+	stStart                   // in a start line
+	stHeader                  // in header fields
+	stBody                    // in a Content-Length body, remain bytes left
+	stChunkSize               // in a chunk-size line
+	stChunkData               // in chunk data, remain bytes left
+	stChunkEnd                // at the CRLF after chunk data
+	stTrailer                 // in the trailer section
+	stUntilClose              // in a body delimited by the connection's end
+	stTunnel                  // after CONNECT 2xx or 101: not HTTP any more
+	stResync                  // looking for the next plausible message start
+)
+
+const (
+	// prefixLen is how many first bytes decide that a message start is not
+	// HTTP, and how many of them an Invalid message's Preview shows.
+	prefixLen    = 64
+	maxChunkLine = 4096
+)
+
+// half is the parsing state of one direction.
+type half struct {
+	dir   flows.Dir
+	state state
+	// resyncing: the start line in progress was found by resynchronizing,
+	// and is skipped, not reported Invalid, if it turns out not to be one.
+	resyncing bool
+	// bad: the first bytes of the start line in progress cannot begin one.
+	bad    bool
+	buf    []byte // start line + header block, chunk-size line or trailer; bounded
+	hdr    int    // start of the header fields in buf
+	line   int    // start of the line being read in buf
+	remain int64  // body or chunk bytes left
+	sawCR  bool   // stChunkEnd
+	status int    // status of the response in progress
+	seq    uint64 // the exchange of the message in progress
+	start  flows.FrameRef
+	last   flows.FrameRef // frame of the last byte taken
+	// skipped counts unparseable bytes since the last message began.
+	skipped int64
+	look    *lookahead // allocated on the first resynchronization
+	// marks are the frames of the first prefixLen bytes of buf, one per
+	// change of frame, so that a message found behind garbage at the start
+	// gets the right Start.
+	marks []mark
+
+	lastURI, lastHost string
+}
+
+// lookahead keeps the bytes of a possible message start that straddles
+// Data calls, with the frame of each (each could be the message's first).
+type lookahead struct {
+	b  [sigMax]byte
+	at [sigMax]flows.FrameRef
+	n  int
+}
+
+type mark struct {
+	off int
+	at  flows.FrameRef
+}
+
+// frameAt returns the frame of buf[off], off < prefixLen.
+func (h *half) frameAt(off int) flows.FrameRef {
+	at := h.start
+	for _, m := range h.marks {
+		if m.off > off {
+			break
+		}
+		at = m.at
+	}
+	return at
+}
+
+// step takes some of data (possibly none, after a change of state) and
+// returns how much.
+func (p *ConnParser) step(h *half, data []byte, at flows.FrameRef) int {
+	switch h.state {
+	case stIdle:
+		return p.idle(h, data, at)
+	case stStart:
+		return p.startLine(h, data, at)
+	case stHeader, stTrailer:
+		return p.lines(h, data, at)
+	case stBody, stChunkData:
+		return p.body(h, data, at)
+	case stChunkSize:
+		return p.chunkSize(h, data, at)
+	case stChunkEnd:
+		return p.chunkEnd(h, data, at)
+	case stUntilClose:
+		h.last = at
+		p.msg(h).BodyBytes += int64(len(data))
+	case stTunnel:
+		p.stats.Tunneled[h.dir] += int64(len(data))
+	case stResync:
+		return p.resync(h, data, at)
+	}
+	return len(data)
+}
+
+// idle skips the empty lines a peer may send between messages (RFC 9112
+// section 2.2), without counting them as garbage.
+func (p *ConnParser) idle(h *half, data []byte, at flows.FrameRef) int {
+	i := 0
+	for i < len(data) && (data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	if i < len(data) {
+		p.begin(h, at, false)
+	}
+	return i
+}
+
+func (p *ConnParser) begin(h *half, at flows.FrameRef, resyncing bool) {
+	h.state, h.start, h.last = stStart, at, at
+	h.buf = h.buf[:0]
+	h.marks = h.marks[:0]
+	h.bad, h.resyncing = false, resyncing
+}
+
+// startLine collects a start line. Its first prefixLen bytes are checked as
+// they come, in steps that end there, so that where an Invalid message ends
+// and resynchronization begins does not depend on how the bytes were split.
+func (p *ConnParser) startLine(h *half, data []byte, at flows.FrameRef) int {
+	take := len(data)
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		take = i + 1
+	}
+	checking := !h.resyncing && len(h.buf) < prefixLen
+	if checking {
+		take = min(take, prefixLen-len(h.buf))
+	}
+	take = min(take, p.opts.MaxHeaderBytes-len(h.buf))
+	if checking && !sameFrame(h.frameAt(len(h.buf)), at) {
+		h.marks = append(h.marks, mark{len(h.buf), at})
+	}
+	h.buf = append(h.buf, data[:take]...)
+	h.last = at
+	complete := h.buf[len(h.buf)-1] == '\n'
+	if checking && !h.bad {
+		_, v := scanStart(h.dir, h.buf)
+		h.bad = v == vBad
+	}
+	switch {
+	case h.bad && (complete || len(h.buf) >= prefixLen):
+		p.badStart(h)
+	case complete:
+		p.startComplete(h)
+	case len(h.buf) >= p.opts.MaxHeaderBytes:
+		if h.resyncing {
+			p.skip(h, len(h.buf))
+			p.toResync(h)
+		} else {
+			p.invalid(h, TooLarge)
+		}
+	}
+	return take
+}
+
+func sameFrame(a, b flows.FrameRef) bool { return a.Frame == b.Frame && a.File == b.File }
+
+// badStart handles a message start whose first bytes are not HTTP, once
+// its first line or prefixLen bytes are in: if a plausible start follows
+// within them, what comes before it is skipped as garbage (a backend that
+// wrote more body than it announced, say); if not, the message is Invalid.
+func (p *ConnParser) badStart(h *half) {
+	for k := 1; k < len(h.buf); k++ {
+		if candidate(h.dir, h.buf[k:k+1]) != 0 {
+			continue
+		}
+		switch signature(h.dir, h.buf[k:]) {
+		case sigNo:
+			continue
+		case sigMatch:
+			p.skip(h, k)
+			h.start = h.frameAt(k)
+			h.buf = h.buf[:copy(h.buf, h.buf[k:])]
+			h.bad, h.resyncing = false, true
+			if h.buf[len(h.buf)-1] == '\n' {
+				p.startComplete(h)
+			}
+			return
+		default:
+			p.skip(h, k)
+			if h.look == nil {
+				h.look = new(lookahead)
+			}
+			l := h.look
+			l.n = copy(l.b[:], h.buf[k:])
+			for i := range l.n {
+				l.at[i] = h.frameAt(k + i)
+			}
+			p.toResync(h)
+			return
+		}
+	}
+	p.invalid(h, 0)
+}
+
+func (p *ConnParser) startComplete(h *half) {
+	sl, v := scanStart(h.dir, h.buf)
+	if v != vOK {
+		if h.resyncing {
+			p.skip(h, len(h.buf))
+			p.toResync(h)
+		} else {
+			p.invalid(h, 0)
+		}
+		return
+	}
+	h.state = stHeader
+	h.hdr, h.line = len(h.buf), len(h.buf)
+	if h.dir == flows.ClientToServer {
+		q := p.openRequest(h)
+		p.setRequestLine(h, q, sl)
+		return
+	}
+	r, _ := p.openResponse(h)
+	p.setStatusLine(h, r, sl)
+}
+
+func (p *ConnParser) setRequestLine(h *half, q *Request, sl startLine) {
+	q.Proto = sl.proto
+	if sl.method != nil {
+		q.Method = methodString(sl.method[:min(len(sl.method), maxMethod)])
+	}
+	if sl.target != nil {
+		q.URI = keep(&h.lastURI, sl.target, maxURI)
+	}
+}
+
+func (p *ConnParser) setStatusLine(h *half, r *Response, sl startLine) {
+	h.status = sl.status
+	switch {
+	case sl.status == 0:
+	case sl.status < 200 && sl.status != 101:
+		if r.Interim == 0 {
+			r.InterimStatus = sl.status
+		}
+		r.Interim++
+	default:
+		r.Status, r.Proto = sl.status, sl.proto
+		r.Reason = reasonString(sl.reason)
+	}
+}
+
+// invalid reports the message start in h.buf as not HTTP, and resynchronizes.
+func (p *ConnParser) invalid(h *half, f Flags) {
+	var m *Message
+	if h.dir == flows.ClientToServer {
+		m = &p.openRequest(h).Message
+	} else {
+		r, _ := p.openResponse(h)
+		m = &r.Message
+	}
+	m.Flags |= Invalid | f
+	m.Preview = quotePreview(h.buf)
+	p.done(h)
+	p.toResync(h)
+}
+
+// cutStart ends a start line that a gap or the connection's end cut short.
+// If its bytes could begin a message it is reported with what was read and
+// flags f (Partial or Incomplete); otherwise as Invalid.
+func (p *ConnParser) cutStart(h *half, f Flags) {
+	if h.resyncing {
+		p.skip(h, len(h.buf))
+		p.toResync(h)
+		return
+	}
+	sl, v := scanStart(h.dir, h.buf)
+	if v == vBad {
+		p.invalid(h, f&Snaplen)
+		return
+	}
+	var m *Message
+	if h.dir == flows.ClientToServer {
+		q := p.openRequest(h)
+		p.setRequestLine(h, q, sl)
+		m = &q.Message
+	} else {
+		r, _ := p.openResponse(h)
+		p.setStatusLine(h, r, sl)
+		m = &r.Message
+	}
+	m.Flags |= f
+	p.done(h)
+	p.toResync(h)
+}
+
+// lines collects header (or trailer) lines up to the empty line.
+func (p *ConnParser) lines(h *half, data []byte, at flows.FrameRef) int {
+	n := 0
+	for n < len(data) {
+		take := len(data) - n
+		if i := bytes.IndexByte(data[n:], '\n'); i >= 0 {
+			take = i + 1
+		}
+		take = min(take, p.opts.MaxHeaderBytes-len(h.buf))
+		h.buf = append(h.buf, data[n:n+take]...)
+		n += take
+		h.last = at
+		if h.buf[len(h.buf)-1] == '\n' {
+			if l := len(h.buf) - h.line; l == 1 || (l == 2 && h.buf[h.line] == '\r') {
+				if h.state == stHeader {
+					p.headerDone(h)
+				} else {
+					p.done(h)
+				}
+				return n
+			}
+			h.line = len(h.buf)
+		}
+		if len(h.buf) >= p.opts.MaxHeaderBytes {
+			p.msg(h).Flags |= TooLarge
+			p.done(h)
+			p.toResync(h)
+			return n
+		}
+	}
+	return n
+}
+
+func (p *ConnParser) headerDone(h *half) {
+	hi := parseHeader(h.buf[h.hdr:])
+	if h.dir == flows.ClientToServer {
+		p.requestHeader(h, &hi)
+	} else {
+		p.responseHeader(h, &hi)
+	}
+}
+
+func (p *ConnParser) requestHeader(h *half, hi *headerInfo) {
+	q := &p.exchange(h).Request
+	q.HeaderEnd = h.last
+	q.Close, q.KeepAlive, q.Expect100 = hi.close, hi.keepAlive, hi.expect100
+	if hi.host != nil {
+		q.Host = keep(&h.lastHost, hi.host, maxHost)
+	}
+	if hi.hasLength && !hi.badLength {
+		q.ContentLength = hi.length
+	}
+	switch {
+	case hi.te && hi.chunked:
+		// Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3).
+		q.Body = ChunkedBody
+		p.startChunked(h)
+	case hi.te || hi.badLength:
+		// A request's length must be known; the server would answer 400.
+		q.Flags |= BadFraming
+		p.done(h)
+		p.toResync(h)
+	case hi.hasLength && hi.length > 0:
+		q.Body = LengthBody
+		h.state, h.remain = stBody, hi.length
+	default:
+		if hi.hasLength {
+			q.Body = LengthBody
+		}
+		p.done(h)
+	}
+}
+
+func (p *ConnParser) responseHeader(h *half, hi *headerInfo) {
+	e := p.exchange(h)
+	if h.status < 200 && h.status != 101 {
+		// Interim: the final response follows, for the same request.
+		h.state = stIdle
+		return
+	}
+	r := &e.Response
+	r.HeaderEnd = h.last
+	r.Close, r.KeepAlive = hi.close, hi.keepAlive
+	if hi.hasLength && !hi.badLength {
+		r.ContentLength = hi.length
+	}
+	method := e.Request.Method
+	switch {
+	case h.status == 101 || (method == "CONNECT" && h.status/100 == 2):
+		r.Body = TunnelBody
+		p.tunnel(h)
+	case method == "HEAD" || h.status == 204 || h.status == 304:
+		p.done(h)
+	case hi.te && hi.chunked:
+		r.Body = ChunkedBody
+		p.startChunked(h)
+	case hi.te:
+		r.Body = CloseBody
+		h.state = stUntilClose
+	case hi.badLength:
+		r.Flags |= BadFraming
+		p.done(h)
+		p.toResync(h)
+	case hi.hasLength:
+		r.Body = LengthBody
+		if h.state, h.remain = stBody, hi.length; hi.length == 0 {
+			p.done(h)
+		}
+	default:
+		r.Body = CloseBody
+		h.state = stUntilClose
+	}
+}
+
+func (p *ConnParser) startChunked(h *half) {
+	h.state = stChunkSize
+	h.buf = h.buf[:0]
+}
+
+// body counts Content-Length body or chunk data bytes.
+func (p *ConnParser) body(h *half, data []byte, at flows.FrameRef) int {
+	k := min(int64(len(data)), h.remain)
+	h.remain -= k
+	h.last = at
+	p.msg(h).BodyBytes += k
+	if h.remain == 0 {
+		if h.state == stBody {
+			p.done(h)
+		} else {
+			h.state, h.sawCR = stChunkEnd, false
+		}
+	}
+	return int(k)
+}
+
+func (p *ConnParser) chunkSize(h *half, data []byte, at flows.FrameRef) int {
+	take := len(data)
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		take = i + 1
+	}
+	take = min(take, maxChunkLine-len(h.buf))
+	h.buf = append(h.buf, data[:take]...)
+	h.last = at
+	switch {
+	case h.buf[len(h.buf)-1] == '\n':
+		size, ok := parseChunkSize(h.buf)
+		h.buf = h.buf[:0]
+		switch {
+		case !ok:
+			p.badFraming(h)
+		case size == 0:
+			h.state, h.line = stTrailer, 0
+		default:
+			h.state, h.remain = stChunkData, size
+		}
+	case len(h.buf) >= maxChunkLine:
+		p.badFraming(h)
+	}
+	return take
+}
+
+// chunkEnd takes the CRLF (or bare LF) after chunk data.
+func (p *ConnParser) chunkEnd(h *half, data []byte, at flows.FrameRef) int {
+	switch c := data[0]; {
+	case c == '\r' && !h.sawCR:
+		h.sawCR, h.last = true, at
+		return 1
+	case c == '\n':
+		h.last = at
+		p.startChunked(h)
+		return 1
+	}
+	p.badFraming(h)
+	return 0
+}
+
+func (p *ConnParser) badFraming(h *half) {
+	p.msg(h).Flags |= BadFraming
+	p.done(h)
+	p.toResync(h)
+}
