@@ -62,7 +62,7 @@ func runFlows(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	r, err := capture.Open(names, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "why502 flows: %v\n", err)
-		return exitUsage
+		return exitInput
 	}
 	defer r.Close()
 
@@ -97,7 +97,7 @@ func runFlows(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if writeErr != nil {
 		fmt.Fprintf(stderr, "why502 flows: %v\n", writeErr)
-		return exitFailed
+		return exitOutput
 	}
 	if format == report.JSONL {
 		out.WriteSummaryText(stderr, sum)

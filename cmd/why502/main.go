@@ -14,8 +14,9 @@ import (
 // Exit codes, documented in the README.
 const (
 	exitOK     = 0 // results written (warnings may have been printed)
-	exitFailed = 1 // results could not be written
-	exitUsage  = 2 // bad command line, or no input could be read
+	exitUsage  = 1 // bad command line: unknown flag, format or filter
+	exitInput  = 2 // an input could not be opened or is not a capture
+	exitOutput = 3 // results could not be written
 )
 
 const usage = `why502: what did the backend do when the proxy answered 5xx?
