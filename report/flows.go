@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +25,8 @@ type FlowsSummary struct {
 // it, then a summary. It holds nothing per connection.
 type FlowWriter struct {
 	w      *bufio.Writer
+	buf    bytes.Buffer
+	enc    *json.Encoder
 	format Format
 	n      int
 	states map[string]int
@@ -32,7 +35,9 @@ type FlowWriter struct {
 
 // NewFlowWriter returns a writer of connections in format f to w.
 func NewFlowWriter(w io.Writer, f Format) *FlowWriter {
-	return &FlowWriter{w: bufio.NewWriterSize(w, 64<<10), format: f, states: map[string]int{}}
+	fw := &FlowWriter{w: bufio.NewWriterSize(w, 64<<10), format: f, states: map[string]int{}}
+	fw.enc = newEncoder(&fw.buf)
+	return fw
 }
 
 // Conn writes one connection.
@@ -43,7 +48,9 @@ func (fw *FlowWriter) Conn(c *flows.Conn) error {
 	fw.states[c.State()]++
 	switch fw.format {
 	case JSON, JSONL:
-		b, err := json.Marshal(newConnJSON(c))
+		fw.buf.Reset()
+		err := fw.enc.Encode(newConnJSON(c))
+		b := bytes.TrimSuffix(fw.buf.Bytes(), []byte("\n"))
 		if err != nil {
 			fw.err = fmt.Errorf("encode connection %d: %w", c.ID, err)
 			return fw.err
@@ -91,7 +98,11 @@ func (fw *FlowWriter) Close(s FlowsSummary) error {
 		if fw.n == 0 {
 			fw.w.WriteString("{\"connections\": [")
 		}
-		b, err := json.MarshalIndent(newSummaryJSON(s, fw.states), "", "  ")
+		fw.buf.Reset()
+		enc := newEncoder(&fw.buf)
+		enc.SetIndent("", "  ")
+		err := enc.Encode(newSummaryJSON(s, fw.states))
+		b := bytes.TrimSuffix(fw.buf.Bytes(), []byte("\n"))
 		if err != nil {
 			return fmt.Errorf("encode summary: %w", err)
 		}

@@ -1,7 +1,9 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -42,4 +44,13 @@ func formatTime(t time.Time) string {
 // seconds rounds d to microseconds, the precision of most captures.
 func seconds(d time.Duration) float64 {
 	return float64(d.Round(time.Microsecond)) / float64(time.Second)
+}
+
+// newEncoder returns a JSON encoder that leaves &, < and > alone: the output
+// is read by people and jq, not embedded in HTML, and Wireshark filters are
+// full of &&.
+func newEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
 }
