@@ -24,7 +24,6 @@ type stream struct {
 // returns false when the stream is finished (end of file or an error,
 // which becomes a warning).
 func (r *Reader) advance(s *stream) bool {
-	st := &r.stats
 	for {
 		err := s.src.next(&s.rec)
 		if err != nil {
@@ -38,56 +37,64 @@ func (r *Reader) advance(s *stream) bool {
 			}
 			return false
 		}
-		rec := &s.rec
-		st.Frames++
-		if st.First.IsZero() || rec.ts.Before(st.First) {
-			st.First = rec.ts
+		if r.take(s, s.name, &s.rec) {
+			return true
 		}
-		if rec.ts.After(st.Last) {
-			st.Last = rec.ts
-		}
-		p := &s.pkt
-		res, cut, why := decodeFrame(rec.link, rec.data, rec.wireLen, p)
-		switch res {
-		case resNonTCP:
-			st.NonTCP++
-			continue
-		case resFragment:
-			st.Fragments++
-			if !s.fragWarned {
-				s.fragWarned = true
-				r.warn(s.name, rec.frame, errors.New("IP fragments seen; they are counted, not reassembled, and their TCP segments are not analysed"))
-			}
-			continue
-		case resMalformed:
-			st.Undecodable++
-			if s.undecodable < maxUndecodableWarning {
-				s.undecodable++
-				r.warn(s.name, rec.frame, fmt.Errorf("undecodable frame: %s", why))
-			}
-			continue
-		case resBadLink:
-			st.Undecodable++
-			if !s.warnedLink(rec.link) {
-				r.warn(s.name, rec.frame, fmt.Errorf("frames skipped: %w", linkError(rec.link)))
-			}
-			continue
-		}
-		st.TCP++
-		if cut {
-			st.Truncated++
-		}
-		p.File = s.name
-		p.Frame = rec.frame
-		p.Time = rec.ts
-		p.WireLen = rec.wireLen
-		p.CapLen = len(rec.data)
-		if r.opts.Filter != nil && !r.opts.Filter.Match(p) {
-			st.Filtered++
-			continue
-		}
-		return true
 	}
+}
+
+// take counts rec and decodes it into s.pkt, with file name; it reports
+// whether rec is a TCP segment that passes the filter.
+func (r *Reader) take(s *stream, name string, rec *record) bool {
+	st := &r.stats
+	st.Frames++
+	if st.First.IsZero() || rec.ts.Before(st.First) {
+		st.First = rec.ts
+	}
+	if rec.ts.After(st.Last) {
+		st.Last = rec.ts
+	}
+	p := &s.pkt
+	res, cut, why := decodeFrame(rec.link, rec.data, rec.wireLen, p)
+	switch res {
+	case resNonTCP:
+		st.NonTCP++
+		return false
+	case resFragment:
+		st.Fragments++
+		if !s.fragWarned {
+			s.fragWarned = true
+			r.warn(name, rec.frame, errors.New("IP fragments seen; they are counted, not reassembled, and their TCP segments are not analysed"))
+		}
+		return false
+	case resMalformed:
+		st.Undecodable++
+		if s.undecodable < maxUndecodableWarning {
+			s.undecodable++
+			r.warn(name, rec.frame, fmt.Errorf("undecodable frame: %s", why))
+		}
+		return false
+	case resBadLink:
+		st.Undecodable++
+		if !s.warnedLink(rec.link) {
+			r.warn(name, rec.frame, fmt.Errorf("frames skipped: %w", linkError(rec.link)))
+		}
+		return false
+	}
+	st.TCP++
+	if cut {
+		st.Truncated++
+	}
+	p.File = name
+	p.Frame = rec.frame
+	p.Time = rec.ts
+	p.WireLen = rec.wireLen
+	p.CapLen = len(rec.data)
+	if r.opts.Filter != nil && !r.opts.Filter.Match(p) {
+		st.Filtered++
+		return false
+	}
+	return true
 }
 
 func (s *stream) warnedLink(link uint32) bool {

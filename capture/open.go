@@ -49,7 +49,7 @@ const (
 const supportedFormats = "supported: pcap and pcapng, optionally gzip-compressed"
 
 // Reader reads TCP segments from one or more captures, merged in timestamp
-// order.
+// order, or from network interfaces (OpenLive).
 type Reader struct {
 	opts     Options
 	streams  []*stream
@@ -59,6 +59,7 @@ type Reader struct {
 	stats    Stats
 	warnings []Warning
 	closers  []io.Closer
+	live     *live // set by OpenLive
 }
 
 // Open opens the named capture files ("-" is standard input) and returns a
@@ -209,8 +210,12 @@ func linkName(link uint32) string {
 
 // Next returns the next TCP segment in timestamp order across all sources,
 // or io.EOF after the last. The packet and its Payload are valid until the
-// next call.
+// next call. On a live capture it also returns ErrTick when LiveOptions.Tick
+// passed without a packet; call it again.
 func (r *Reader) Next() (*Packet, error) {
+	if r.live != nil {
+		return r.nextLive()
+	}
 	if !r.started {
 		r.started = true
 		for _, s := range r.streams {
@@ -239,10 +244,13 @@ func (r *Reader) Warnings() []Warning { return r.warnings }
 // Stats returns the counts so far.
 func (r *Reader) Stats() Stats { return r.stats }
 
-// Close closes the files Open opened. Sources given to NewReader are the
-// caller's to close.
+// Close closes the files Open opened, or the sockets OpenLive opened.
+// Sources given to NewReader are the caller's to close.
 func (r *Reader) Close() error {
 	var errs []error
+	if r.live != nil {
+		errs = append(errs, r.closeLive())
+	}
 	for _, c := range r.closers {
 		errs = append(errs, c.Close())
 	}
