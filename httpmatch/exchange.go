@@ -83,10 +83,14 @@ const (
 	// Resynced: bytes that could not be parsed came before this message in
 	// its direction; Skipped counts them.
 	Resynced
+	// BadHeader: a header field name holds a byte that is not a token
+	// character (a NUL, a space), or a value holds a NUL. Framing went on;
+	// a proxy rejects such a response ("upstream sent invalid header").
+	BadHeader
 )
 
 var flagNames = [...]string{"missing", "incomplete", "partial", "invalid", "bad-framing",
-	"too-large", "body-gap", "lost-end", "snaplen", "resynced"}
+	"too-large", "body-gap", "lost-end", "snaplen", "resynced", "bad-header"}
 
 func (f Flags) String() string {
 	var b strings.Builder

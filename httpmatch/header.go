@@ -17,6 +17,7 @@ type headerInfo struct {
 	close     bool
 	keepAlive bool
 	expect100 bool
+	badField  bool // a field name with a byte that is not a token character, or a NUL in a value
 }
 
 // parseHeader reads the field lines of a header block (after the start
@@ -43,6 +44,9 @@ func parseHeader(block []byte) (hi headerInfo) {
 			continue
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
+		if !hi.badField && (!isToken(name) || bytes.IndexByte(value, 0) >= 0) {
+			hi.badField = true
+		}
 		switch {
 		case equalFold(name, "content-length"):
 			hi.addLength(value)
@@ -185,6 +189,18 @@ func equalFold(b []byte, lower string) bool {
 			c += 'a' - 'A'
 		}
 		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// isToken reports whether b is a valid field name (RFC 9110 section 5.1):
+// proxies reject a header with anything else in a name (nginx: "upstream
+// sent invalid header").
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if !isTchar(c) {
 			return false
 		}
 	}

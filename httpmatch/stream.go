@@ -346,6 +346,9 @@ func (p *ConnParser) headerDone(h *half) {
 func (p *ConnParser) requestHeader(h *half, hi *headerInfo) {
 	q := &p.exchange(h).Request
 	q.HeaderEnd = h.last
+	if hi.badField {
+		q.Flags |= BadHeader
+	}
 	q.Close, q.KeepAlive, q.Expect100 = hi.close, hi.keepAlive, hi.expect100
 	if hi.host != nil {
 		q.Host = keep(&h.lastHost, hi.host, maxHost)
@@ -383,6 +386,9 @@ func (p *ConnParser) responseHeader(h *half, hi *headerInfo) {
 	}
 	r := &e.Response
 	r.HeaderEnd = h.last
+	if hi.badField {
+		r.Flags |= BadHeader
+	}
 	r.Close, r.KeepAlive = hi.close, hi.keepAlive
 	if hi.hasLength && !hi.badLength {
 		r.ContentLength = hi.length

@@ -23,6 +23,7 @@ const usage = `why502: what did the backend do when the proxy answered 5xx?
 
 Usage:
   why502 flows [flags] FILE... | -     one line per TCP connection in the capture(s)
+  why502 analyze [flags] FILE... | -   each 5xx the proxy sent, with the backend event that caused it
   why502 help                         this text
 
 Run "why502 COMMAND --help" for a command's flags.
@@ -40,6 +41,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "flows":
 		return runFlows(args[1:], stdin, stdout, stderr)
+	case "analyze":
+		return runAnalyze(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

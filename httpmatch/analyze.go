@@ -1,0 +1,357 @@
+package httpmatch
+
+import (
+	"container/heap"
+	"net/netip"
+	"time"
+
+	"why502/flows"
+)
+
+// AnalyzeOptions tune an Analyzer. The zero value infers the roles from
+// the traffic and uses the default timings.
+type AnalyzeOptions struct {
+	// Front names the proxy's listening addresses (--front); when empty
+	// they are inferred.
+	Front []netip.AddrPort
+	// Upstream names the backends (--upstream); when empty they are inferred.
+	Upstream []Endpoint
+	// Parser bounds each connection's HTTP parser; Midstream is set per
+	// connection from its handshake.
+	Parser ParserOptions
+	// Hold is how long, in capture time, a front response waits after it
+	// was sent before it is decided: the upstream connection that explains
+	// it is finished only flows.Options.Linger after its last packet.
+	// Default DefaultHold.
+	Hold time.Duration
+	// Horizon is how long exchanges and failed connections are kept for
+	// matching. Default DefaultHorizon.
+	Horizon time.Duration
+}
+
+// Defaults for the zero AnalyzeOptions.
+const (
+	DefaultHold    = flows.DefaultLinger + time.Second
+	DefaultHorizon = 5 * time.Minute
+)
+
+// slack absorbs timestamp jitter between the front and upstream sides
+// (two capture files, two interfaces).
+const slack = 5 * time.Millisecond
+
+// Incident is one front response with status >= 500 (or, with Hidden, a
+// request that succeeded after a failed upstream attempt) and its cause.
+type Incident struct {
+	Time   time.Time // when the proxy sent the response
+	Status int
+	Client netip.AddrPort
+	Proxy  netip.AddrPort
+	Method string
+	URI    string
+	Host   string
+	// Upstream is the backend of the last attempt; invalid when none.
+	Upstream    netip.AddrPort
+	Cause       Cause
+	Inferred    bool
+	Hidden      bool // a hidden failure: the request succeeded after failed attempts
+	Attempts    []Attempt
+	Explanation string
+	Evidence    []Evidence
+	// Conns are the connections involved, front first, for a display filter.
+	Conns [][2]netip.AddrPort
+}
+
+// Attempt is one connection (or one exchange on a kept-alive connection)
+// the proxy made to a backend for the request.
+type Attempt struct {
+	Upstream netip.AddrPort
+	Local    netip.AddrPort
+	Outcome  Cause
+	Status   int  // the backend's status, 0 when none
+	Reused   bool // a kept-alive connection carried an earlier exchange
+	Idle     time.Duration
+	Start    time.Time // SYN, or the request on a reused connection
+
+	syn, request, response, close flows.FrameRef
+	closeKind                     flows.CloseKind
+	closeBy                       flows.Side
+	syns                          int
+	synSpan                       time.Duration
+	preview                       string
+}
+
+// Evidence is one frame a person can open in Wireshark.
+type Evidence struct {
+	File  string
+	Frame int64
+	Time  time.Time
+	What  string
+}
+
+// AnalyzeStats counts what an Analyzer decided.
+type AnalyzeStats struct {
+	Requests       int64 // front requests decided
+	Responses5xx   int64
+	HiddenFailures int64
+	ByCause        map[Cause]int64
+}
+
+// IncidentFunc receives incidents as they are decided.
+type IncidentFunc func(Incident)
+
+// Analyzer turns the connections of a flows.Tracker into incidents. It is
+// the Tracker's Handler (with WantData set); the driver also calls Advance
+// with each packet's time and Flush at the end. Incidents are handed to the
+// sink in the order the proxy sent its responses, once capture time has
+// moved Hold past them, so memory follows the concurrent activity within
+// Horizon, not the size of the input. Not safe for concurrent use.
+type Analyzer struct {
+	opts  AnalyzeOptions
+	sink  IncidentFunc
+	roles *roles
+	conns map[uint64]*connState
+	now   time.Time
+
+	queue    recordHeap           // exchanges waiting for their decision
+	index    map[reqKey][]*record // recent exchanges by method and URI
+	failed   []*record            // recent refused or unanswered connections
+	fifo     []*record            // everything recent, oldest first, for pruning
+	fifoH    int
+	stats    AnalyzeStats
+	failSeen bool
+}
+
+// connState is the analyzer's side of one connection.
+type connState struct {
+	id             uint64
+	client, server netip.AddrPort
+	parser         *ConnParser
+	final          *flows.Conn // set at Done
+	lastEnd        time.Time   // end of the previous exchange, for idle times
+}
+
+type reqKey struct{ method, uri string }
+
+// record is one exchange, or one failed connection (ex nil), kept for matching.
+type record struct {
+	conn              *connState
+	ex                *Exchange
+	idle              time.Duration
+	start             time.Time // request (or SYN) time
+	added             time.Time
+	used, front, dead bool
+	// votedOuter, votedInner: the record took part in a role vote as
+	// the front (outer) or the upstream (inner) exchange of a pair.
+	votedOuter, votedInner bool
+	heapAt                 time.Time
+}
+
+// NewAnalyzer returns an Analyzer that hands incidents to sink.
+func NewAnalyzer(opts AnalyzeOptions, sink IncidentFunc) *Analyzer {
+	if opts.Hold <= 0 {
+		opts.Hold = DefaultHold
+	}
+	if opts.Horizon <= 0 {
+		opts.Horizon = DefaultHorizon
+	}
+	return &Analyzer{
+		opts:  opts,
+		sink:  sink,
+		roles: newRoles(opts.Front, opts.Upstream),
+		conns: map[uint64]*connState{},
+		index: map[reqKey][]*record{},
+		stats: AnalyzeStats{ByCause: map[Cause]int64{}},
+	}
+}
+
+// Stats returns the counts so far.
+func (a *Analyzer) Stats() AnalyzeStats { return a.stats }
+
+func (a *Analyzer) state(c *flows.Conn) *connState {
+	cs := a.conns[c.ID]
+	if cs != nil {
+		return cs
+	}
+	cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server)}
+	po := a.opts.Parser
+	po.Midstream = c.Handshake == flows.Midstream
+	cs.parser = NewConnParser(po, SinkFunc(func(e Exchange) { a.exchange(cs, e) }))
+	a.conns[c.ID] = cs
+	return cs
+}
+
+// Data implements flows.Handler.
+func (a *Analyzer) Data(c *flows.Conn, ch flows.Chunk) {
+	a.clock(ch.At.Time)
+	a.state(c).parser.Data(ch.Dir, ch.Data, ch.At)
+}
+
+// Gap implements flows.Handler.
+func (a *Analyzer) Gap(c *flows.Conn, g flows.Gap) {
+	a.state(c).parser.Gap(g.Dir, g.Len, g.At, g.Snaplen)
+}
+
+// Done implements flows.Handler.
+func (a *Analyzer) Done(c *flows.Conn) {
+	a.clock(c.Last)
+	final := *c
+	cs := a.conns[c.ID]
+	if cs == nil {
+		if c.Handshake == flows.Refused || c.Handshake == flows.Unanswered {
+			cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), final: &final}
+			r := &record{conn: cs, start: c.First.Time, added: a.now}
+			a.failed = append(a.failed, r)
+			a.fifo = append(a.fifo, r)
+			a.failSeen = true
+		}
+		return
+	}
+	delete(a.conns, c.ID)
+	cs.final = &final
+	at := c.Teardown.At
+	if c.Teardown.Kind == flows.CloseNone {
+		at = flows.FrameRef{File: c.First.File, Time: c.Last}
+	}
+	cs.parser.Close(at)
+}
+
+// exchange takes a finished exchange from a connection's parser.
+func (a *Analyzer) exchange(cs *connState, e Exchange) {
+	if e.Request.Flags&Missing != 0 {
+		return // a response without its request: nothing to match it with
+	}
+	r := &record{conn: cs, ex: &e, start: e.Request.Start.Time, added: a.now}
+	if e.Index > 0 && !cs.lastEnd.IsZero() {
+		r.idle = max(0, e.Request.Start.Time.Sub(cs.lastEnd))
+	}
+	end := e.Request.End.Time
+	if e.Response.End.Time.After(end) {
+		end = e.Response.End.Time
+	}
+	cs.lastEnd = end
+	k := reqKey{e.Request.Method, e.Request.URI}
+	a.roles.observe(r, a.index[k])
+	a.index[k] = append(a.index[k], r)
+	a.fifo = append(a.fifo, r)
+	r.heapAt = e.Request.Start.Time
+	if e.Response.Status > 0 {
+		r.heapAt = e.Response.Start.Time
+	}
+	heap.Push(&a.queue, r)
+}
+
+// Advance moves capture time to t (the latest packet's time) and decides
+// the front responses whose Hold has passed.
+func (a *Analyzer) Advance(t time.Time) {
+	a.clock(t)
+	for len(a.queue) > 0 && !a.now.Before(a.queue[0].heapAt.Add(a.opts.Hold)) {
+		a.decide(heap.Pop(&a.queue).(*record))
+	}
+	a.prune()
+}
+
+func (a *Analyzer) clock(t time.Time) {
+	if t.After(a.now) {
+		a.now = t
+	}
+}
+
+// Flush decides everything still waiting. Call it after the Tracker's
+// Flush, so that every connection is done.
+func (a *Analyzer) Flush() {
+	for len(a.queue) > 0 {
+		a.decide(heap.Pop(&a.queue).(*record))
+	}
+}
+
+// prune forgets records older than Horizon.
+func (a *Analyzer) prune() {
+	limit := a.now.Add(-a.opts.Horizon)
+	for a.fifoH < len(a.fifo) && a.fifo[a.fifoH].added.Before(limit) {
+		r := a.fifo[a.fifoH]
+		a.fifo[a.fifoH] = nil
+		a.fifoH++
+		r.dead = true
+		if r.ex != nil {
+			k := reqKey{r.ex.Request.Method, r.ex.Request.URI}
+			if l := compact(a.index[k]); len(l) == 0 {
+				delete(a.index, k)
+			} else {
+				a.index[k] = l
+			}
+		}
+	}
+	if a.fifoH > 1024 && 2*a.fifoH > len(a.fifo) {
+		n := copy(a.fifo, a.fifo[a.fifoH:])
+		clear(a.fifo[n:])
+		a.fifo, a.fifoH = a.fifo[:n], 0
+	}
+	if len(a.failed) > 0 && a.failed[0].dead {
+		a.failed = compact(a.failed)
+	}
+}
+
+// compact drops records that can no longer be matched.
+func compact(l []*record) []*record {
+	out := l[:0]
+	for _, r := range l {
+		if !r.dead && !r.used && !r.front {
+			out = append(out, r)
+		}
+	}
+	clear(l[len(out):])
+	return out
+}
+
+// decide handles one exchange whose Hold has passed: if it was on a proxy
+// front, it is correlated with its upstream attempts and, for a 5xx or a
+// hidden failure, becomes an incident.
+func (a *Analyzer) decide(r *record) {
+	if r.used || !a.roles.isFront(r.conn.server) {
+		return // an upstream exchange, kept as an attempt candidate
+	}
+	r.front = true
+	a.stats.Requests++
+	attempts := a.correlate(r)
+	status := r.ex.Response.Status
+	if status >= 500 {
+		a.stats.Responses5xx++
+		inc := a.incident(r, attempts)
+		a.stats.ByCause[inc.Cause]++
+		a.sink(inc)
+		return
+	}
+	for _, at := range attempts {
+		if at.Outcome.Failed() {
+			a.stats.HiddenFailures++
+			inc := a.incident(r, attempts)
+			inc.Hidden = true
+			a.sink(inc)
+			return
+		}
+	}
+}
+
+// recordHeap orders records by heapAt (then connection and exchange index,
+// so that the order does not depend on the map or the heap).
+type recordHeap []*record
+
+func (h recordHeap) Len() int { return len(h) }
+func (h recordHeap) Less(i, j int) bool {
+	if !h[i].heapAt.Equal(h[j].heapAt) {
+		return h[i].heapAt.Before(h[j].heapAt)
+	}
+	if h[i].conn.id != h[j].conn.id {
+		return h[i].conn.id < h[j].conn.id
+	}
+	return h[i].ex.Index < h[j].ex.Index
+}
+func (h recordHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *recordHeap) Push(x any)   { *h = append(*h, x.(*record)) }
+func (h *recordHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return r
+}

@@ -1,0 +1,424 @@
+package httpmatch
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"why502/flows"
+)
+
+// maxAttempts bounds the retries chained to one front request.
+const maxAttempts = 16
+
+// attemptCand is a record that could be an upstream attempt of a front
+// request, with the time its outcome reached the proxy.
+type attemptCand struct {
+	r       *record
+	outcome Cause
+	at      time.Time // when the proxy learned the outcome
+}
+
+// correlate finds the upstream attempts of front exchange f, in order, and
+// marks them used. The last attempt is the one whose outcome reached the
+// proxy last before it answered (a proxy answers as soon as it knows);
+// earlier ones are retries, each ended before the next began. Among
+// concurrent identical requests the timing picks, and each attempt serves
+// one front request only.
+func (a *Analyzer) correlate(f *record) []Attempt {
+	if f.ex.Response.Status == 0 {
+		return nil
+	}
+	cands := a.candidates(f, 0)
+	if len(cands) == 0 {
+		// Between files (two interfaces, two hosts) allow for timestamp
+		// jitter, but only when nothing fits exactly: a tolerance would
+		// otherwise let a request take the next request's attempts.
+		cands = a.candidates(f, slack)
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	// Latest outcome first; ties by connection for a stable choice.
+	slices.SortFunc(cands, func(x, y attemptCand) int {
+		if c := y.at.Compare(x.at); c != 0 {
+			return c
+		}
+		return int(x.r.conn.id) - int(y.r.conn.id)
+	})
+	status := f.ex.Response.Status
+	resp := f.ex.Response.Start.Time
+	// The last attempt: consistent with the status, not a tighter fit for
+	// another request still waiting, and preferably one the proxy
+	// answered right after (it relays at once).
+	final := -1
+	// First choice: the consistent attempt whose outcome came last, within
+	// maxRelay of the answer (the proxy answers once its last attempt
+	// ends), unless another waiting request fits it tighter.
+	for i, c := range cands {
+		if consistent(c, status) && resp.Sub(c.at) <= maxRelay && !a.claimedElsewhere(f, c, fitCost(f, c)) {
+			final = i
+			break
+		}
+	}
+	for pass := 0; pass < 2 && final < 0; pass++ {
+		for i, c := range cands {
+			if !consistent(c, status) {
+				continue
+			}
+			if pass == 0 && a.claimedElsewhere(f, c, fitCost(f, c)) {
+				continue
+			}
+			final = i
+			break
+		}
+	}
+	if final < 0 {
+		final = 0
+	}
+	chain := []attemptCand{cands[final]}
+	for len(chain) < maxAttempts {
+		next := chain[len(chain)-1]
+		limit := next.r.start.Add(slack) // a retry starts once the previous attempt failed
+		found := -1
+		for i, c := range cands {
+			if c.r == next.r || slices.ContainsFunc(chain, func(x attemptCand) bool { return x.r == c.r }) {
+				continue
+			}
+			if c.outcome == OutcomeOK || c.at.After(limit) || !c.r.start.Before(next.r.start) {
+				continue
+			}
+			if a.claimedElsewhere(f, c, fitCost(f, c)) {
+				continue
+			}
+			found = i
+			break // cands is latest first
+		}
+		if found < 0 {
+			break
+		}
+		chain = append(chain, cands[found])
+	}
+	slices.Reverse(chain)
+	out := make([]Attempt, len(chain))
+	for i, c := range chain {
+		c.r.used = true
+		out[i] = attemptOf(c)
+	}
+	return out
+}
+
+// fitCost is how loosely attempt c fits front exchange f: from f's
+// request to the attempt's start, plus from its outcome to f's answer.
+// A proxy dials and relays at once, so the owner fits tightest.
+func fitCost(f *record, c attemptCand) time.Duration {
+	return c.r.start.Sub(f.ex.Request.Start.Time) + f.ex.Response.Start.Time.Sub(c.at)
+}
+
+// claimedElsewhere reports whether attempt c fits another front request
+// still waiting for its decision better (cost below f's) than it fits f.
+// Under load, failed connects carry no URI and identical requests overlap;
+// the tightest fit is the likeliest owner.
+func (a *Analyzer) claimedElsewhere(f *record, c attemptCand, cost time.Duration) bool {
+	for _, o := range a.queue {
+		if o == f || o.used || o.front || o.ex.Response.Status == 0 || o.conn == c.r.conn {
+			continue
+		}
+		if c.r.ex != nil && (o.ex.Request.Method != c.r.ex.Request.Method || o.ex.Request.URI != c.r.ex.Request.URI) {
+			continue
+		}
+		if !consistent(c, o.ex.Response.Status) || o.ex.Request.Start.Time.After(c.r.start) {
+			continue
+		}
+		og := o.ex.Response.Start.Time.Sub(c.at)
+		if og >= 0 && og <= maxRelay && fitCost(o, c) < cost && a.roles.isFront(o.conn.server) {
+			return true
+		}
+	}
+	return false
+}
+
+func fileOf(r *record) string {
+	if r.ex != nil {
+		return r.ex.Request.Start.File
+	}
+	return r.conn.final.First.File
+}
+
+// candidates lists the unused attempts that fit front exchange f's time
+// window; tol widens it for attempts captured in another file.
+func (a *Analyzer) candidates(f *record, tol time.Duration) []attemptCand {
+	file := f.ex.Response.Start.File
+	var cands []attemptCand
+	consider := func(r *record) {
+		if r.used || r.front || r.dead || r.conn == f.conn {
+			return
+		}
+		t := time.Duration(0)
+		if fileOf(r) != file {
+			t = tol
+		}
+		lo := f.ex.Request.Start.Time.Add(-t)
+		hi := f.ex.Response.Start.Time.Add(t)
+		if r.start.Before(lo) || !r.start.Before(hi) {
+			return
+		}
+		if !a.roles.isUpstreamConn(r.conn.client, r.conn.server, f.conn.server) {
+			return
+		}
+		oc, at := outcomeOf(r)
+		if at.IsZero() || at.After(hi) {
+			return
+		}
+		cands = append(cands, attemptCand{r, oc, at})
+	}
+	k := reqKey{f.ex.Request.Method, f.ex.Request.URI}
+	list := a.index[k]
+	for _, r := range list {
+		consider(r)
+	}
+	if stale(list) {
+		// Used and decided records stay in the lists until pruned; under
+		// load a popular URI would make every scan longer.
+		a.index[k] = compact(list)
+	}
+	for _, r := range a.failed {
+		consider(r)
+	}
+	if stale(a.failed) {
+		a.failed = compact(a.failed)
+	}
+	return cands
+}
+
+// stale reports whether most of a list can no longer be matched.
+func stale(l []*record) bool {
+	if len(l) < 64 {
+		return false
+	}
+	n := 0
+	for _, r := range l {
+		if r.used || r.front || r.dead {
+			n++
+		}
+	}
+	return 2*n > len(l)
+}
+
+// consistent reports whether an attempt's outcome can explain a front
+// response with this status: a relayed answer has the same status, a
+// failure gives a 5xx.
+func consistent(c attemptCand, status int) bool {
+	if c.r.ex != nil && c.r.ex.Response.Status > 0 && c.outcome != InvalidResponse {
+		return c.r.ex.Response.Status == status
+	}
+	return status >= 500
+}
+
+// outcomeOf classifies one attempt and says when its outcome reached the proxy.
+func outcomeOf(r *record) (Cause, time.Time) {
+	c := r.conn.final
+	if r.ex == nil {
+		if c == nil {
+			return Unknown, time.Time{}
+		}
+		if c.Handshake == flows.Refused {
+			return ConnectRefused, c.SYNACK.Time
+		}
+		return ConnectTimeout, c.Last
+	}
+	resp := &r.ex.Response
+	switch {
+	case resp.Flags&(Invalid|BadFraming|TooLarge|BadHeader) != 0:
+		return InvalidResponse, resp.Start.Time
+	case resp.Status >= 500:
+		return BackendStatus, headerTime(resp)
+	case resp.Status > 0 && resp.Flags&Partial == 0:
+		return OutcomeOK, headerTime(resp)
+	}
+	if c == nil {
+		return Unknown, time.Time{}
+	}
+	td := c.Teardown
+	switch {
+	case td.Kind == flows.CloseNone:
+		// Still open when the capture ended (or shed): the request is
+		// known to have left, its fate is not.
+		return Unknown, r.start
+	case td.By == flows.Client:
+		return UpstreamTimeout, td.At.Time
+	case td.Kind == flows.CloseRST:
+		return UpstreamReset, td.At.Time
+	}
+	return UpstreamClosed, td.At.Time
+}
+
+func headerTime(m *Response) time.Time {
+	if !m.HeaderEnd.Time.IsZero() {
+		return m.HeaderEnd.Time
+	}
+	return m.Start.Time
+}
+
+// raceIdle is the least idle time before a reused connection's request for
+// a close right at the request to count as a keep-alive race: backends'
+// idle timeouts are seconds, and a backend that closes within a few round
+// trips of a fresh request is more likely reacting to it (a crash, a reset).
+const raceIdle = time.Second
+
+// attemptOf fills an Attempt from a matched attemptCand.
+func attemptOf(c attemptCand) Attempt {
+	r, cs := c.r, c.r.conn
+	at := Attempt{Upstream: cs.server, Local: cs.client, Outcome: c.outcome, Start: r.start}
+	fc := cs.final
+	if fc != nil && fc.Handshake != flows.Midstream {
+		at.syn = fc.First
+		at.syns = fc.SYNs
+		at.synSpan = fc.SYNSpan
+	}
+	if r.ex == nil {
+		if fc != nil && fc.Handshake == flows.Refused {
+			at.close, at.closeKind, at.closeBy = fc.SYNACK, flows.CloseRST, flows.Server
+		}
+		return at
+	}
+	e := r.ex
+	at.Status = e.Response.Status
+	at.Reused = e.Index > 0
+	at.Idle = r.idle
+	at.request = e.Request.Start
+	if e.Response.Flags&Missing == 0 {
+		at.response = e.Response.Start
+		at.preview = e.Response.Preview
+		if e.Response.Flags&BadHeader != 0 {
+			at.preview = fmt.Sprintf("status %d, then a header field with a NUL or a byte not allowed in a field name", e.Response.Status)
+		} else if at.preview == "" && e.Response.Status > 0 {
+			at.preview = fmt.Sprintf("status %d %q", e.Response.Status, e.Response.Reason)
+		}
+	}
+	if fc != nil && fc.Teardown.Kind != flows.CloseNone {
+		at.close, at.closeKind, at.closeBy = fc.Teardown.At, fc.Teardown.Kind, fc.Teardown.By
+	}
+	if (at.Outcome == UpstreamClosed || at.Outcome == UpstreamReset) && at.Reused && fc != nil {
+		d := at.close.Time.Sub(at.request.Time)
+		rtt := max(fc.RTT, 50*time.Microsecond)
+		if d <= 0 || (d <= 4*rtt && at.Idle >= raceIdle) {
+			at.Outcome = KeepaliveRace
+		}
+	}
+	return at
+}
+
+// incident builds the incident of front exchange f from its attempts.
+func (a *Analyzer) incident(f *record, attempts []Attempt) Incident {
+	e := f.ex
+	inc := Incident{
+		Time: e.Response.Start.Time, Status: e.Response.Status,
+		Client: f.conn.client, Proxy: f.conn.server,
+		Method: e.Request.Method, URI: e.Request.URI, Host: e.Request.Host,
+		Attempts: attempts,
+		Conns:    [][2]netip.AddrPort{{f.conn.client, f.conn.server}},
+	}
+	inc.Evidence = append(inc.Evidence, Evidence{e.Request.Start.File, e.Request.Start.Frame, e.Request.Start.Time,
+		fmt.Sprintf("request %s %s from %s", e.Request.Method, clip(e.Request.URI), f.conn.client)})
+	for i := range attempts {
+		at := &attempts[i]
+		inc.Conns = append(inc.Conns, [2]netip.AddrPort{at.Local, at.Upstream})
+		inc.Evidence = append(inc.Evidence, attemptEvidence(at)...)
+	}
+	inc.Evidence = append(inc.Evidence, Evidence{e.Response.Start.File, e.Response.Start.Frame, e.Response.Start.Time,
+		fmt.Sprintf("%d from %s to %s", e.Response.Status, f.conn.server, f.conn.client)})
+
+	if len(attempts) == 0 {
+		waited := e.Response.Start.Time.Sub(e.Request.Start.Time)
+		if a.roles.upstreamVisible() || a.failSeen {
+			inc.Cause = NoUpstream
+			inc.Explanation = quoteNginx(fmt.Sprintf("the proxy answered %d %s after the request without any upstream connection in the capture "+
+				"(all backends marked down, or the proxy answered itself)", inc.Status, ms(waited)), NoUpstream)
+			return inc
+		}
+		inc.Inferred = true
+		inc.Cause, inc.Explanation = inferFromFront(inc.Status, waited, f.conn.server)
+		return inc
+	}
+	last := &attempts[len(attempts)-1]
+	inc.Upstream = last.Upstream
+	inc.Cause = last.Outcome
+	var b strings.Builder
+	if n := len(attempts) - 1; n > 0 {
+		fmt.Fprintf(&b, "after %d failed attempt%s (", n, plural(n))
+		for i := range attempts[:n] {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(explainAttempt(&attempts[i]))
+		}
+		b.WriteString("), ")
+	}
+	b.WriteString(explainAttempt(last))
+	switch {
+	case inc.Hidden || e.Response.Status < 500:
+		inc.Explanation = b.String() + "; the client got " + fmt.Sprint(e.Response.Status)
+		inc.Cause = firstFailure(attempts)
+	case inc.Cause == OutcomeOK:
+		inc.Cause = Unknown
+		inc.Explanation = b.String() + fmt.Sprintf(", yet the proxy answered %d: the reason is not on the wire (check the proxy's error log)", inc.Status)
+	default:
+		inc.Explanation = quoteNginx(b.String(), inc.Cause)
+	}
+	return inc
+}
+
+func firstFailure(as []Attempt) Cause {
+	for _, a := range as {
+		if a.Outcome.Failed() {
+			return a.Outcome
+		}
+	}
+	return Unknown
+}
+
+// attemptEvidence lists an attempt's key frames.
+func attemptEvidence(at *Attempt) []Evidence {
+	var ev []Evidence
+	add := func(f flows.FrameRef, what string) {
+		if f.Frame > 0 {
+			ev = append(ev, Evidence{f.File, f.Frame, f.Time, what})
+		}
+	}
+	if !at.Reused {
+		add(at.syn, fmt.Sprintf("SYN from %s to %s", at.Local, at.Upstream))
+	}
+	add(at.request, fmt.Sprintf("request from %s to %s", at.Local, at.Upstream))
+	if at.response.Frame > 0 {
+		what := fmt.Sprintf("response %d from %s", at.Status, at.Upstream)
+		if at.Outcome == InvalidResponse {
+			what = fmt.Sprintf("invalid response from %s: %s", at.Upstream, at.preview)
+		}
+		add(at.response, what)
+	}
+	if at.closeKind != flows.CloseNone && at.Outcome.Failed() {
+		who := at.Upstream
+		if at.closeBy == flows.Client {
+			who = at.Local
+		}
+		add(at.close, fmt.Sprintf("%s from %s", strings.ToUpper(at.closeKind.String()), who))
+	}
+	return ev
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,198 @@
+package httpmatch
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Endpoint selects upstream servers for AnalyzeOptions.Upstream: an
+// address or network, and a port (0: any port).
+type Endpoint struct {
+	Net  netip.Prefix
+	Port uint16
+}
+
+// ParseEndpoint reads "ip:port", "[ipv6]:port", "ip" or "cidr".
+func ParseEndpoint(s string) (Endpoint, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		a := ap.Addr().Unmap()
+		return Endpoint{Net: netip.PrefixFrom(a, a.BitLen()), Port: ap.Port()}, nil
+	}
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		a = a.Unmap()
+		return Endpoint{Net: netip.PrefixFrom(a, a.BitLen())}, nil
+	}
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return Endpoint{Net: p.Masked()}, nil
+	}
+	return Endpoint{}, fmt.Errorf("%q is not ip:port, ip or a network (cidr)", s)
+}
+
+// Match reports whether ap is in e.
+func (e Endpoint) Match(ap netip.AddrPort) bool {
+	return e.Net.Contains(ap.Addr().Unmap()) && (e.Port == 0 || e.Port == ap.Port())
+}
+
+func (e Endpoint) String() string {
+	if e.Port == 0 {
+		return e.Net.String()
+	}
+	if e.Net.IsSingleIP() {
+		return netip.AddrPortFrom(e.Net.Addr(), e.Port).String()
+	}
+	return e.Net.String() + ":" + strconv.Itoa(int(e.Port))
+}
+
+// roles says which servers are the proxy's front (receiving client
+// requests) and which are its upstreams, and from which addresses the
+// proxy connects to upstreams. It learns from pairs of exchanges: a
+// request to server F and, on another connection, the same method and URI
+// sent to server U after F received it and before F answered. F then
+// looks like a proxy front and U like one of its upstreams. The URI, not
+// the Host, is compared: nginx rewrites Host to the upstream's name.
+type roles struct {
+	front    map[netip.AddrPort]int // votes as front
+	upstream map[netip.AddrPort]int // votes as upstream
+	local    map[netip.Addr]int     // proxy addresses seen connecting to upstreams
+
+	fixedFront []netip.AddrPort
+	fixedUp    []Endpoint
+}
+
+func newRoles(front []netip.AddrPort, up []Endpoint) *roles {
+	r := &roles{
+		front:    map[netip.AddrPort]int{},
+		upstream: map[netip.AddrPort]int{},
+		local:    map[netip.Addr]int{},
+		fixedUp:  up,
+	}
+	for _, f := range front {
+		r.fixedFront = append(r.fixedFront, unmap(f))
+	}
+	return r
+}
+
+func unmap(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// maxRelay bounds how long after an upstream response header a proxy
+// sends its own: it relays at once. Pairs further apart do not vote.
+const maxRelay = 10 * time.Millisecond
+
+// nestGap reports whether exchange inner (on an upstream connection) nests
+// in outer (on a proxy front) the way a proxied request does: inner's
+// request left after outer's arrived, and outer's response followed
+// inner's within maxRelay. gap is how loosely: the two gaps added.
+func nestGap(outer, inner *record) (gap time.Duration, ok bool) {
+	if outer.conn == inner.conn || outer.conn.server == inner.conn.server {
+		return 0, false
+	}
+	o, i := &outer.ex.Response, &inner.ex.Response
+	if o.Status == 0 || i.Status == 0 {
+		return 0, false
+	}
+	before := inner.ex.Request.Start.Time.Sub(outer.ex.Request.Start.Time)
+	after := o.Start.Time.Sub(headerTime(i))
+	if before < 0 || after < 0 || after > maxRelay {
+		return 0, false
+	}
+	return before + after, true
+}
+
+// observe votes with a new exchange r against the recent exchanges with the
+// same method and URI. Each exchange votes at most once as the outer and
+// once as the inner of a pair, with its tightest partner: under load,
+// unrelated requests for one URI also nest by chance, and counting every
+// nesting would let them outvote the real pairs, which are tight.
+func (ro *roles) observe(r *record, same []*record) {
+	// The newest few suffice: a pair is found within the concurrency of
+	// one URI, and scanning everything would make this quadratic.
+	from := max(0, len(same)-64)
+	var outer, inner *record
+	var outerGap, innerGap time.Duration
+	for _, o := range same[from:] {
+		if o.dead {
+			continue
+		}
+		if !r.votedInner && !o.votedOuter {
+			if g, ok := nestGap(o, r); ok && (outer == nil || g < outerGap) {
+				outer, outerGap = o, g
+			}
+		}
+		if !r.votedOuter && !o.votedInner {
+			if g, ok := nestGap(r, o); ok && (inner == nil || g < innerGap) {
+				inner, innerGap = o, g
+			}
+		}
+	}
+	if outer != nil {
+		ro.vote(outer, r)
+	}
+	if inner != nil {
+		ro.vote(r, inner)
+	}
+}
+
+func (ro *roles) vote(front, up *record) {
+	front.votedOuter, up.votedInner = true, true
+	ro.front[front.conn.server]++
+	ro.upstream[up.conn.server]++
+	ro.local[up.conn.client.Addr()]++
+}
+
+// isFront reports whether server s is a proxy front: named by --front, or
+// voted more often front than upstream. When nothing was learned (a
+// capture of one side only), every server not named upstream is taken for
+// a front, so that its 5xx are still reported, as inferred.
+func (ro *roles) isFront(s netip.AddrPort) bool {
+	if len(ro.fixedFront) > 0 {
+		for _, f := range ro.fixedFront {
+			if f == s {
+				return true
+			}
+		}
+		return false
+	}
+	if ro.isFixedUpstream(s) {
+		return false
+	}
+	if len(ro.front) == 0 {
+		return true
+	}
+	return ro.front[s] > ro.upstream[s]
+}
+
+func (ro *roles) isFixedUpstream(s netip.AddrPort) bool {
+	for _, e := range ro.fixedUp {
+		if e.Match(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// isUpstreamConn reports whether a connection from client to server can be
+// one of the proxy's upstream attempts, for a front at frontServer.
+func (ro *roles) isUpstreamConn(client, server, frontServer netip.AddrPort) bool {
+	if server == frontServer || ro.isFront(server) && len(ro.front)+len(ro.fixedFront) > 0 {
+		return false
+	}
+	if len(ro.fixedUp) > 0 {
+		return ro.isFixedUpstream(server)
+	}
+	if ro.upstream[server] > 0 {
+		return true
+	}
+	a := client.Addr()
+	return ro.local[a] > 0 || a == frontServer.Addr()
+}
+
+// upstreamVisible reports whether the capture shows the proxy's upstream
+// side at all.
+func (ro *roles) upstreamVisible() bool {
+	return len(ro.upstream) > 0
+}
