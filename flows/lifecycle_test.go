@@ -194,3 +194,49 @@ func TestStartOrderMany(t *testing.T) {
 		t.Fatalf("- want: 50 connections\n-  got: %d", len(r.done))
 	}
 }
+
+// startRecorder also implements flows.Starter, and notes how each live
+// connection looked when the next packet came.
+type startRecorder struct {
+	recorder
+	started []*flows.Conn
+	atStart []flows.Handshake
+}
+
+func (r *startRecorder) Start(c *flows.Conn) {
+	r.started = append(r.started, c)
+	r.atStart = append(r.atStart, c.Handshake)
+}
+
+func TestStarter(t *testing.T) {
+	tests := []struct {
+		name      string
+		b         *flowtest.Builder
+		atStart   flows.Handshake
+		liveSYNs  int // SYNs seen on the live connection before Done
+		handshake flows.Handshake
+	}{
+		{"unanswered, retransmitted", newConn().SYN().At(time.Second).SYN().At(2 * time.Second).SYN(), flows.Unanswered, 3, flows.Unanswered},
+		{"refused", newConn().SYN().Refuse(), flows.Unanswered, 1, flows.Refused},
+		{"established", established(), flows.Unanswered, 1, flows.Established},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &startRecorder{}
+			tr := flows.New(flows.Options{}, r)
+			flowtest.Feed(tr, tc.b.Packets())
+			if len(r.started) != 1 || len(r.done) != 0 {
+				t.Fatalf("before Flush: %d started, %d done\n- want: 1 started, 0 done", len(r.started), len(r.done))
+			}
+			live := r.started[0]
+			if r.atStart[0] != tc.atStart || live.SYNs != tc.liveSYNs || live.Handshake != tc.handshake {
+				t.Errorf("live connection\n- want: started %v, %d SYNs, now %v\n-  got: started %v, %d SYNs, now %v",
+					tc.atStart, tc.liveSYNs, tc.handshake, r.atStart[0], live.SYNs, live.Handshake)
+			}
+			tr.Flush()
+			if len(r.done) != 1 || r.done[0].ID != live.ID {
+				t.Errorf("Done: %d connections, want the started one", len(r.done))
+			}
+		})
+	}
+}

@@ -79,6 +79,16 @@ type Handler interface {
 	Done(c *Conn)
 }
 
+// Starter is implemented by Handlers that want to hear of a connection as
+// soon as it begins, not only when it is done: a connect attempt that is
+// never answered is only done after IdleTimeout, long after the proxy gave
+// up on it. Start is called once per connection, after its first packet.
+// The tracker keeps updating c in place until Done, so a handler may read
+// it at any later call to see the connection's state so far.
+type Starter interface {
+	Start(c *Conn)
+}
+
 // Stats counts what a Tracker saw.
 type Stats struct {
 	Packets   int64 // packets added

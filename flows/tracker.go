@@ -44,20 +44,22 @@ type conn struct {
 // Tracker follows TCP connections through packets given in capture time
 // order. It is not safe for concurrent use.
 type Tracker struct {
-	opts   Options
-	h      Handler
-	conns  map[key]*conn
-	open   lru // not closed, most recently active first
-	linger lru // closed, kept for Options.Linger
-	now    time.Time
-	nextID uint64
-	stats  Stats
-	order  startOrder
+	opts    Options
+	h       Handler
+	starter Starter // h, if it implements Starter
+	conns   map[key]*conn
+	open    lru // not closed, most recently active first
+	linger  lru // closed, kept for Options.Linger
+	now     time.Time
+	nextID  uint64
+	stats   Stats
+	order   startOrder
 }
 
 // New returns a Tracker that reports to h.
 func New(opts Options, h Handler) *Tracker {
 	t := &Tracker{opts: opts.withDefaults(), h: h, conns: make(map[key]*conn)}
+	t.starter, _ = h.(Starter)
 	t.order.next = 1
 	return t
 }
@@ -87,7 +89,8 @@ func (t *Tracker) Add(p *capture.Packet) {
 		t.finish(c)
 		c = nil
 	}
-	if c == nil {
+	isNew := c == nil
+	if isNew {
 		c = t.start(k, p)
 	} else if c.closed {
 		t.linger.moveToFront(c)
@@ -95,6 +98,9 @@ func (t *Tracker) Add(p *capture.Packet) {
 		t.open.moveToFront(c)
 	}
 	t.packet(c, p)
+	if isNew && t.starter != nil {
+		t.starter.Start(&c.Conn)
+	}
 	if !c.closed && (c.half[0].rst || c.half[1].rst || (c.half[0].fin && c.half[1].fin)) {
 		c.closed = true
 		t.open.remove(c)

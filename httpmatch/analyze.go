@@ -127,7 +127,12 @@ type connState struct {
 	client, server netip.AddrPort
 	parser         *ConnParser
 	final          *flows.Conn // set at Done
-	lastEnd        time.Time   // end of the previous exchange, for idle times
+	// live is the tracker's connection until Done, for connect attempts
+	// seen from their SYN (flows.Starter): their outcome may be needed
+	// before they are done.
+	live    *flows.Conn
+	attempt *record   // the connect-attempt record made at Start
+	lastEnd time.Time // end of the previous exchange, for idle times
 }
 
 type reqKey struct{ method, uri string }
@@ -167,17 +172,44 @@ func NewAnalyzer(opts AnalyzeOptions, sink IncidentFunc) *Analyzer {
 // Stats returns the counts so far.
 func (a *Analyzer) Stats() AnalyzeStats { return a.stats }
 
+// view is the connection as known so far: final once done, live before.
+func (cs *connState) view() *flows.Conn {
+	if cs.final != nil {
+		return cs.final
+	}
+	return cs.live
+}
+
 func (a *Analyzer) state(c *flows.Conn) *connState {
 	cs := a.conns[c.ID]
-	if cs != nil {
+	if cs == nil {
+		cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server)}
+		a.conns[c.ID] = cs
+	}
+	if cs.parser != nil {
 		return cs
 	}
-	cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server)}
 	po := a.opts.Parser
 	po.Midstream = c.Handshake == flows.Midstream
 	cs.parser = NewConnParser(po, SinkFunc(func(e Exchange) { a.exchange(cs, e) }))
-	a.conns[c.ID] = cs
 	return cs
+}
+
+// Start implements flows.Starter. A connection that begins with a SYN is
+// a connect attempt from its first packet on: one that is never answered
+// must be able to explain a 504 long before the tracker gives up on it
+// (flows.Options.IdleTimeout), and one that is refused before its Done.
+func (a *Analyzer) Start(c *flows.Conn) {
+	if c.Handshake != flows.Unanswered {
+		return // mid-stream: no connect attempt to speak of
+	}
+	a.clock(c.First.Time)
+	cs := &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), live: c}
+	a.conns[c.ID] = cs
+	r := &record{conn: cs, start: c.First.Time, added: a.now}
+	cs.attempt = r
+	a.failed = append(a.failed, r)
+	a.fifo = append(a.fifo, r)
 }
 
 // Data implements flows.Handler.
@@ -195,24 +227,33 @@ func (a *Analyzer) Gap(c *flows.Conn, g flows.Gap) {
 func (a *Analyzer) Done(c *flows.Conn) {
 	a.clock(c.Last)
 	final := *c
+	failed := c.Handshake == flows.Refused || c.Handshake == flows.Unanswered
+	if failed {
+		a.failSeen = true
+	}
 	cs := a.conns[c.ID]
 	if cs == nil {
-		if c.Handshake == flows.Refused || c.Handshake == flows.Unanswered {
-			cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), final: &final}
+		if failed {
+			// Seen without Start (a Tracker that does not call it).
+			cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server)}
 			r := &record{conn: cs, start: c.First.Time, added: a.now}
 			a.failed = append(a.failed, r)
 			a.fifo = append(a.fifo, r)
-			a.failSeen = true
 		}
-		return
+	} else {
+		delete(a.conns, c.ID)
 	}
-	delete(a.conns, c.ID)
-	cs.final = &final
-	at := c.Teardown.At
-	if c.Teardown.Kind == flows.CloseNone {
-		at = flows.FrameRef{File: c.First.File, Time: c.Last}
+	cs.final, cs.live = &final, nil
+	if cs.attempt != nil && !failed {
+		cs.attempt.dead = true // it connected: its exchanges are the attempts
 	}
-	cs.parser.Close(at)
+	if cs.parser != nil {
+		at := c.Teardown.At
+		if c.Teardown.Kind == flows.CloseNone {
+			at = flows.FrameRef{File: c.First.File, Time: c.Last}
+		}
+		cs.parser.Close(at)
+	}
 }
 
 // exchange takes a finished exchange from a connection's parser.

@@ -104,6 +104,14 @@ func TestAnalyzerCauses(t *testing.T) {
 		{"connect timeout", "GET", 504, 1001 * time.Millisecond, func(*flowtest.Builder) []*flowtest.Builder {
 			return []*flowtest.Builder{flowtest.New(up, netip.AddrPortFrom(proxy.Addr(), 40001), other).SYN().At(time.Second).SYN()}
 		}, httpmatch.ConnectTimeout, other},
+		{"connect timeout decided long before the attempt is done", "GET", 504, 3001 * time.Millisecond, func(*flowtest.Builder) []*flowtest.Builder {
+			// The tracker finishes an unanswered attempt only after its idle
+			// timeout (5 min); traffic a minute later forces the decision
+			// while the attempt is still open.
+			syns := flowtest.New(up, netip.AddrPortFrom(proxy.Addr(), 40001), other).SYN().At(time.Second).SYN().At(2 * time.Second).SYN()
+			later := frontExchange(start.Add(time.Minute), 50002, "GET", "/later", 200, time.Millisecond)
+			return []*flowtest.Builder{syns, later}
+		}, httpmatch.ConnectTimeout, other},
 		{"upstream reset", "GET", 502, 2 * time.Millisecond, func(*flowtest.Builder) []*flowtest.Builder {
 			u := upConn(up, 40001, backend).Data(c2s, request("GET", "/x"))
 			return []*flowtest.Builder{u.At(time.Millisecond).RST(flows.Server)}

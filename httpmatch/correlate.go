@@ -144,7 +144,7 @@ func fileOf(r *record) string {
 	if r.ex != nil {
 		return r.ex.Request.Start.File
 	}
-	return r.conn.final.First.File
+	return r.conn.view().First.File
 }
 
 // candidates lists the unused attempts that fit front exchange f's time
@@ -219,15 +219,19 @@ func consistent(c attemptCand, status int) bool {
 
 // outcomeOf classifies one attempt and says when its outcome reached the proxy.
 func outcomeOf(r *record) (Cause, time.Time) {
-	c := r.conn.final
+	c := r.conn.view()
 	if r.ex == nil {
 		if c == nil {
 			return Unknown, time.Time{}
 		}
-		if c.Handshake == flows.Refused {
+		switch c.Handshake {
+		case flows.Refused:
 			return ConnectRefused, c.SYNACK.Time
+		case flows.Unanswered:
+			// Done or not: SYNs and nothing back so far.
+			return ConnectTimeout, c.Last
 		}
-		return ConnectTimeout, c.Last
+		return Unknown, time.Time{} // it connected: not a failed attempt
 	}
 	resp := &r.ex.Response
 	switch {
@@ -272,7 +276,7 @@ const raceIdle = time.Second
 func attemptOf(c attemptCand) Attempt {
 	r, cs := c.r, c.r.conn
 	at := Attempt{Upstream: cs.server, Local: cs.client, Outcome: c.outcome, Start: r.start}
-	fc := cs.final
+	fc := cs.view()
 	if fc != nil && fc.Handshake != flows.Midstream {
 		at.syn = fc.First
 		at.syns = fc.SYNs
