@@ -225,10 +225,18 @@ func newAnalyzeSummaryJSON(s AnalyzeSummary) analyzeSummaryJSON {
 	return j
 }
 
+// explanationWidth wraps the long columns (explanations, URIs) so that a
+// row fits a wide terminal instead of running to hundreds of columns.
+const (
+	explanationColumn = 6 // EXPLANATION, the last column of the incident table
+	explanationWidth  = 72
+)
+
 func newTable(w io.Writer) *tablewriter.Table {
 	return tablewriter.NewTable(w,
 		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithRowAutoWrap(tw.WrapNormal),
+		tablewriter.WithColumnWidths(tw.NewMapper[int, int]().Set(explanationColumn, explanationWidth)),
 		tablewriter.WithHeaderAlignment(tw.AlignLeft),
 	)
 }
