@@ -142,6 +142,10 @@ func TestExitCodes(t *testing.T) {
 		{"not a capture", []string{"flows", text}, exitInput, "notes.txt", false},
 		{"empty file", []string{"flows", empty}, exitInput, "empty.pcap", false},
 		{"truncated file", []string{"flows", cut}, exitOK, "cut.pcap: frame", true},
+		{"analyze: bad --front", []string{"analyze", "--front", "10.0.0.1", loopback}, exitUsage, `--front "10.0.0.1"`, false},
+		{"analyze: bad --upstream", []string{"analyze", "--upstream", "nonsense", loopback}, exitUsage, "--upstream", false},
+		{"analyze: not a capture", []string{"analyze", text}, exitInput, "notes.txt", false},
+		{"analyze: truncated file", []string{"analyze", cut}, exitOK, "cut.pcap: frame", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,7 +156,7 @@ func TestExitCodes(t *testing.T) {
 			if !strings.Contains(errOut, tc.stderr) {
 				t.Errorf("stderr\n- want: containing %q\n-  got: %s", tc.stderr, errOut)
 			}
-			if tc.someOut && !strings.Contains(out, "connections") {
+			if tc.someOut && !strings.Contains(out, " connections") {
 				t.Errorf("expected results for what could be read, got:\n%s", out)
 			}
 		})
