@@ -1,7 +1,6 @@
 package httpmatch
 
 import (
-	"container/heap"
 	"net/netip"
 	"time"
 
@@ -112,13 +111,15 @@ type Analyzer struct {
 	conns map[uint64]*connState
 	now   time.Time
 
-	queue    recordHeap           // exchanges waiting for their decision
-	index    map[reqKey][]*record // recent exchanges by method and URI
-	failed   []*record            // recent refused or unanswered connections
-	fifo     []*record            // everything recent, oldest first, for pruning
-	fifoH    int
-	stats    AnalyzeStats
-	failSeen bool
+	queue     pendingQueue         // exchanges waiting for their decision
+	index     map[reqKey][]*record // recent exchanges by method and URI, in start order
+	failed    []*record            // recent connect attempts, in start order
+	lastSweep time.Time            // when prune last swept the lists
+	// unanswered are exchanges without a response, counted as requests
+	// (if on a front) at the next sweep.
+	unanswered []*record
+	stats      AnalyzeStats
+	failSeen   bool
 }
 
 // connState is the analyzer's side of one connection.
@@ -208,8 +209,7 @@ func (a *Analyzer) Start(c *flows.Conn) {
 	a.conns[c.ID] = cs
 	r := &record{conn: cs, start: c.First.Time, added: a.now}
 	cs.attempt = r
-	a.failed = append(a.failed, r)
-	a.fifo = append(a.fifo, r)
+	a.failed = insertByStart(a.failed, r)
 }
 
 // Data implements flows.Handler.
@@ -237,8 +237,7 @@ func (a *Analyzer) Done(c *flows.Conn) {
 			// Seen without Start (a Tracker that does not call it).
 			cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server)}
 			r := &record{conn: cs, start: c.First.Time, added: a.now}
-			a.failed = append(a.failed, r)
-			a.fifo = append(a.fifo, r)
+			a.failed = insertByStart(a.failed, r)
 		}
 	} else {
 		delete(a.conns, c.ID)
@@ -272,21 +271,25 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 	cs.lastEnd = end
 	k := reqKey{e.Request.Method, e.Request.URI}
 	a.roles.observe(r, a.index[k])
-	a.index[k] = append(a.index[k], r)
-	a.fifo = append(a.fifo, r)
-	r.heapAt = e.Request.Start.Time
-	if e.Response.Status > 0 {
-		r.heapAt = e.Response.Start.Time
+	a.index[k] = insertByStart(a.index[k], r)
+	if e.Response.Status == 0 {
+		// No response: never an incident, only a request to count once
+		// its role is known. It is emitted when its connection ends,
+		// seconds after its request, so it stays out of the decision
+		// queue, which it would have to be inserted deep into.
+		a.unanswered = append(a.unanswered, r)
+		return
 	}
-	heap.Push(&a.queue, r)
+	r.heapAt = e.Response.Start.Time
+	a.queue.push(r)
 }
 
 // Advance moves capture time to t (the latest packet's time) and decides
 // the front responses whose Hold has passed.
 func (a *Analyzer) Advance(t time.Time) {
 	a.clock(t)
-	for len(a.queue) > 0 && !a.now.Before(a.queue[0].heapAt.Add(a.opts.Hold)) {
-		a.decide(heap.Pop(&a.queue).(*record))
+	for a.queue.len() > 0 && !a.now.Before(a.queue.peek().heapAt.Add(a.opts.Hold)) {
+		a.decide(a.queue.pop())
 	}
 	a.prune()
 }
@@ -300,42 +303,55 @@ func (a *Analyzer) clock(t time.Time) {
 // Flush decides everything still waiting. Call it after the Tracker's
 // Flush, so that every connection is done.
 func (a *Analyzer) Flush() {
-	for len(a.queue) > 0 {
-		a.decide(heap.Pop(&a.queue).(*record))
+	for a.queue.len() > 0 {
+		a.decide(a.queue.pop())
 	}
+	a.countUnanswered()
 }
 
-// prune forgets records older than Horizon.
+// sweepEvery is how often, in capture time, prune sweeps the lists.
+const sweepEvery = time.Second
+
+// prune drops, once per sweepEvery of capture time, the records that can
+// no longer be matched (used, decided as a front, connected) and those
+// older than Horizon. Each sweep costs the records alive, which under
+// steady load is the traffic of Hold, so it is cheap at that rate.
 func (a *Analyzer) prune() {
+	if a.now.Sub(a.lastSweep) < sweepEvery {
+		return
+	}
+	a.lastSweep = a.now
+	a.countUnanswered()
 	limit := a.now.Add(-a.opts.Horizon)
-	for a.fifoH < len(a.fifo) && a.fifo[a.fifoH].added.Before(limit) {
-		r := a.fifo[a.fifoH]
-		a.fifo[a.fifoH] = nil
-		a.fifoH++
-		r.dead = true
-		if r.ex != nil {
-			k := reqKey{r.ex.Request.Method, r.ex.Request.URI}
-			if l := compact(a.index[k]); len(l) == 0 {
-				delete(a.index, k)
-			} else {
-				a.index[k] = l
-			}
+	for k, l := range a.index {
+		if l = sweep(l, limit); len(l) == 0 {
+			delete(a.index, k)
+		} else {
+			a.index[k] = l
 		}
 	}
-	if a.fifoH > 1024 && 2*a.fifoH > len(a.fifo) {
-		n := copy(a.fifo, a.fifo[a.fifoH:])
-		clear(a.fifo[n:])
-		a.fifo, a.fifoH = a.fifo[:n], 0
-	}
-	if len(a.failed) > 0 && a.failed[0].dead {
-		a.failed = compact(a.failed)
-	}
+	a.failed = sweep(a.failed, limit)
 }
 
-// compact drops records that can no longer be matched.
-func compact(l []*record) []*record {
+// countUnanswered counts the front requests that got no response.
+func (a *Analyzer) countUnanswered() {
+	for _, r := range a.unanswered {
+		if a.roles.isFront(r.conn.server) {
+			a.stats.Requests++
+		}
+	}
+	clear(a.unanswered)
+	a.unanswered = a.unanswered[:0]
+}
+
+// sweep drops from l the records that can no longer be matched and those
+// added before limit.
+func sweep(l []*record, limit time.Time) []*record {
 	out := l[:0]
 	for _, r := range l {
+		if r.added.Before(limit) {
+			r.dead = true
+		}
 		if !r.dead && !r.used && !r.front {
 			out = append(out, r)
 		}
@@ -371,28 +387,4 @@ func (a *Analyzer) decide(r *record) {
 			return
 		}
 	}
-}
-
-// recordHeap orders records by heapAt (then connection and exchange index,
-// so that the order does not depend on the map or the heap).
-type recordHeap []*record
-
-func (h recordHeap) Len() int { return len(h) }
-func (h recordHeap) Less(i, j int) bool {
-	if !h[i].heapAt.Equal(h[j].heapAt) {
-		return h[i].heapAt.Before(h[j].heapAt)
-	}
-	if h[i].conn.id != h[j].conn.id {
-		return h[i].conn.id < h[j].conn.id
-	}
-	return h[i].ex.Index < h[j].ex.Index
-}
-func (h recordHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *recordHeap) Push(x any)   { *h = append(*h, x.(*record)) }
-func (h *recordHeap) Pop() any {
-	old := *h
-	r := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return r
 }

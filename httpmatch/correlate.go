@@ -122,18 +122,17 @@ func fitCost(f *record, c attemptCand) time.Duration {
 // Under load, failed connects carry no URI and identical requests overlap;
 // the tightest fit is the likeliest owner.
 func (a *Analyzer) claimedElsewhere(f *record, c attemptCand, cost time.Duration) bool {
-	for _, o := range a.queue {
-		if o == f || o.used || o.front || o.ex.Response.Status == 0 || o.conn == c.r.conn {
+	// The window holds the requests answered within maxRelay after c's
+	// outcome; the cheap time tests come first, they reject most.
+	for _, o := range a.queue.window(c.at, c.at.Add(maxRelay)) {
+		if o == f || o.used || o.front || o.conn == c.r.conn ||
+			o.ex.Request.Start.Time.After(c.r.start) || fitCost(o, c) >= cost {
 			continue
 		}
 		if c.r.ex != nil && (o.ex.Request.Method != c.r.ex.Request.Method || o.ex.Request.URI != c.r.ex.Request.URI) {
 			continue
 		}
-		if !consistent(c, o.ex.Response.Status) || o.ex.Request.Start.Time.After(c.r.start) {
-			continue
-		}
-		og := o.ex.Response.Start.Time.Sub(c.at)
-		if og >= 0 && og <= maxRelay && fitCost(o, c) < cost && a.roles.isFront(o.conn.server) {
+		if consistent(c, o.ex.Response.Status) && a.roles.isFront(o.conn.server) {
 			return true
 		}
 	}
@@ -174,37 +173,15 @@ func (a *Analyzer) candidates(f *record, tol time.Duration) []attemptCand {
 		}
 		cands = append(cands, attemptCand{r, oc, at})
 	}
-	k := reqKey{f.ex.Request.Method, f.ex.Request.URI}
-	list := a.index[k]
-	for _, r := range list {
+	lo := f.ex.Request.Start.Time.Add(-tol)
+	hi := f.ex.Response.Start.Time.Add(tol)
+	for _, r := range byStart(a.index[reqKey{f.ex.Request.Method, f.ex.Request.URI}], lo, hi) {
 		consider(r)
 	}
-	if stale(list) {
-		// Used and decided records stay in the lists until pruned; under
-		// load a popular URI would make every scan longer.
-		a.index[k] = compact(list)
-	}
-	for _, r := range a.failed {
+	for _, r := range byStart(a.failed, lo, hi) {
 		consider(r)
-	}
-	if stale(a.failed) {
-		a.failed = compact(a.failed)
 	}
 	return cands
-}
-
-// stale reports whether most of a list can no longer be matched.
-func stale(l []*record) bool {
-	if len(l) < 64 {
-		return false
-	}
-	n := 0
-	for _, r := range l {
-		if r.used || r.front || r.dead {
-			n++
-		}
-	}
-	return 2*n > len(l)
 }
 
 // consistent reports whether an attempt's outcome can explain a front
