@@ -108,6 +108,17 @@ func (t *Tracker) Add(p *capture.Packet) {
 	}
 }
 
+// Advance moves capture time to now without a packet: a live capture's
+// periodic tick, so that connections whose Linger or IdleTimeout has
+// passed are finished while the interface is quiet, not only when the
+// next packet comes. Time never goes backwards.
+func (t *Tracker) Advance(now time.Time) {
+	if now.After(t.now) {
+		t.now = now
+	}
+	t.expire()
+}
+
 // reused reports whether a SYN (without ACK) on a tracked 4-tuple starts a
 // new connection: any SYN with another ISN or from the other end does, a
 // retransmitted SYN (same ISN, same client) does not.

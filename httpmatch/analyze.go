@@ -120,6 +120,14 @@ type Analyzer struct {
 	unanswered []*record
 	stats      AnalyzeStats
 	failSeen   bool
+
+	softwares map[netip.AddrPort]Software // proxy software by front, from Server headers
+	// With a TLS front (roles.frontHidden): failed upstream attempts that
+	// were retried, waiting for the attempt that ends their chain, in
+	// order of outcome; and the front's TLS traffic, in time order, to
+	// tell which client an inferred incident went to.
+	awaiting  []*record
+	frontData []frontEvent
 }
 
 // connState is the analyzer's side of one connection.
@@ -134,6 +142,9 @@ type connState struct {
 	live    *flows.Conn
 	attempt *record   // the connect-attempt record made at Start
 	lastEnd time.Time // end of the previous exchange, for idle times
+	// tls: the client's first bytes were a TLS record; the connection is
+	// not parsed, its traffic is kept as frontData. checked: decided.
+	tls, checked bool
 }
 
 type reqKey struct{ method, uri string }
@@ -150,6 +161,9 @@ type record struct {
 	// the front (outer) or the upstream (inner) exchange of a pair.
 	votedOuter, votedInner bool
 	heapAt                 time.Time
+	// awaitRetry: a failed attempt (TLS front) decided as retried; the
+	// attempt after it takes it into its chain.
+	awaitRetry bool
 }
 
 // NewAnalyzer returns an Analyzer that hands incidents to sink.
@@ -210,16 +224,44 @@ func (a *Analyzer) Start(c *flows.Conn) {
 	r := &record{conn: cs, start: c.First.Time, added: a.now}
 	cs.attempt = r
 	a.failed = insertByStart(a.failed, r)
+	if a.roles.frontHidden() {
+		// With a TLS front, a connect attempt is decided on its own, Hold
+		// after its SYN, whenever the tracker ends it: live and offline
+		// runs then decide it at the same capture time.
+		r.heapAt = c.First.Time
+		a.queue.push(r)
+	}
 }
 
 // Data implements flows.Handler.
 func (a *Analyzer) Data(c *flows.Conn, ch flows.Chunk) {
 	a.clock(ch.At.Time)
-	a.state(c).parser.Data(ch.Dir, ch.Data, ch.At)
+	cs := a.state(c)
+	if !cs.checked && ch.Dir == flows.ClientToServer && len(ch.Data) > 0 {
+		cs.checked = true
+		if c.Handshake != flows.Midstream && isTLSRecord(ch.Data) {
+			cs.tls = true
+			a.roles.sawTLS(cs.server)
+		}
+	}
+	if cs.tls {
+		a.frontData = append(a.frontData, frontEvent{conn: cs, at: ch.At, toClient: ch.Dir != flows.ClientToServer})
+		return
+	}
+	cs.parser.Data(ch.Dir, ch.Data, ch.At)
+}
+
+// isTLSRecord reports whether b starts with a TLS handshake record
+// (content type 22, version 3.x): a ClientHello.
+func isTLSRecord(b []byte) bool {
+	return len(b) >= 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04
 }
 
 // Gap implements flows.Handler.
 func (a *Analyzer) Gap(c *flows.Conn, g flows.Gap) {
+	if cs := a.state(c); cs.tls {
+		return
+	}
 	a.state(c).parser.Gap(g.Dir, g.Len, g.At, g.Snaplen)
 }
 
@@ -237,14 +279,25 @@ func (a *Analyzer) Done(c *flows.Conn) {
 			// Seen without Start (a Tracker that does not call it).
 			cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server)}
 			r := &record{conn: cs, start: c.First.Time, added: a.now}
+			cs.attempt = r
 			a.failed = insertByStart(a.failed, r)
 		}
 	} else {
 		delete(a.conns, c.ID)
 	}
+	if cs == nil {
+		return // mid-stream, no payload: nothing was parsed, nothing to match
+	}
 	cs.final, cs.live = &final, nil
 	if cs.attempt != nil && !failed {
 		cs.attempt.dead = true // it connected: its exchanges are the attempts
+	}
+	if cs.attempt != nil && failed && a.roles.frontHidden() && cs.attempt.heapAt.IsZero() {
+		// With a TLS front, a failed connect is decided on its own.
+		if _, at := outcomeOf(cs.attempt); !at.IsZero() {
+			cs.attempt.heapAt = at
+			a.queue.push(cs.attempt)
+		}
 	}
 	if cs.parser != nil {
 		at := c.Teardown.At
@@ -270,6 +323,7 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 	}
 	cs.lastEnd = end
 	k := reqKey{e.Request.Method, e.Request.URI}
+	a.roles.sawRequest(cs.client)
 	a.roles.observe(r, a.index[k])
 	a.index[k] = insertByStart(a.index[k], r)
 	if e.Response.Status == 0 {
@@ -278,6 +332,13 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 		// seconds after its request, so it stays out of the decision
 		// queue, which it would have to be inserted deep into.
 		a.unanswered = append(a.unanswered, r)
+		if a.roles.frontHidden() {
+			// With a TLS front, a failed exchange is decided on its own.
+			if _, at := outcomeOf(r); !at.IsZero() {
+				r.heapAt = at
+				a.queue.push(r)
+			}
+		}
 		return
 	}
 	r.heapAt = e.Response.Start.Time
@@ -331,6 +392,8 @@ func (a *Analyzer) prune() {
 		}
 	}
 	a.failed = sweep(a.failed, limit)
+	a.awaiting = sweep(a.awaiting, limit)
+	a.pruneFrontData(limit)
 }
 
 // countUnanswered counts the front requests that got no response.
@@ -364,7 +427,14 @@ func sweep(l []*record, limit time.Time) []*record {
 // front, it is correlated with its upstream attempts and, for a 5xx or a
 // hidden failure, becomes an incident.
 func (a *Analyzer) decide(r *record) {
-	if r.used || !a.roles.isFront(r.conn.server) {
+	if r.used {
+		return
+	}
+	if a.roles.inferredUpstream(r.conn.client, r.conn.server) {
+		a.decideInferred(r)
+		return
+	}
+	if r.ex == nil || !a.roles.isFront(r.conn.server) {
 		return // an upstream exchange, kept as an attempt candidate
 	}
 	r.front = true
@@ -378,7 +448,10 @@ func (a *Analyzer) decide(r *record) {
 		a.sink(inc)
 		return
 	}
-	for _, at := range attempts {
+	// A failed attempt that was retried is a hidden failure; a single
+	// attempt whose answer the proxy relayed is not, even when it looks
+	// invalid to us (Caddy passes a NUL in a header name through).
+	for _, at := range attempts[:max(0, len(attempts)-1)] {
 		if at.Outcome.Failed() {
 			a.stats.HiddenFailures++
 			inc := a.incident(r, attempts)

@@ -40,5 +40,5 @@ func ExampleAnalyzer() {
 	a.Flush()
 	// Output:
 	// 502 GET /b -> 10.0.0.8:8080 connect_refused
-	// the connect to 10.0.0.8:8080 was refused (SYN frame 12 answered by RST, frame 13): nothing listens there; nginx: 'connect() failed (111: Connection refused) while connecting to upstream'
+	// the connect to 10.0.0.8:8080 was refused (SYN frame 12 answered by RST, frame 13): nothing listens there; nginx: 'connect() failed (111: Connection refused) while connecting to upstream', HAProxy: SC, Caddy: 'dial tcp ...: connect: connection refused'
 }

@@ -46,6 +46,8 @@ var nginxWords = map[Cause]string{
 	UpstreamTimeout: "upstream timed out (110: Connection timed out) while reading response header from upstream",
 	InvalidResponse: "upstream sent invalid header' or 'upstream sent no valid HTTP/1.0 header while reading response header from upstream",
 	NoUpstream:      "no live upstreams while connecting to upstream",
+	// (101: Network is unreachable) when no route exists at all.
+	ConnectUnreachable: "connect() failed (113: No route to host) while connecting to upstream",
 }
 
 // ms formats a duration in milliseconds, or seconds from one second up.
@@ -104,17 +106,6 @@ func explainAttempt(a *Attempt) string {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
-// quoteNginx appends nginx's wording for cause c, if it has one.
-func quoteNginx(s string, c Cause) string {
-	if c == KeepaliveRace {
-		return s + "; nginx: '" + nginxWords[UpstreamClosed] + "' or '" + nginxWords[UpstreamReset] + "'"
-	}
-	if w, ok := nginxWords[c]; ok {
-		return s + "; nginx: '" + w + "'"
-	}
-	return s
-}
-
 // inferFromFront guesses the cause of a 5xx when no attempt is visible
 // because the proxy's upstream side is not in the capture.
 func inferFromFront(status int, waited time.Duration, proxy netip.AddrPort) (Cause, string) {
@@ -126,6 +117,14 @@ func inferFromFront(status int, waited time.Duration, proxy netip.AddrPort) (Cau
 	case 503:
 		return NoUpstream, fmt.Sprintf("the proxy answered 503 %s after the request and no upstream connection is in the capture: "+
 			"likely no backend available; %s", ms(waited), decide)
+	}
+	// A 502 after the kernel's ARP wait is the one front-only timing that
+	// points at a cause (CAUSES.md): the same verdict as with the upstream
+	// side visible and empty, only weaker.
+	if unreachableWait(status, waited) {
+		return ConnectUnreachable, fmt.Sprintf("the proxy answered 502 %s after the request, about the time a kernel waits for an ARP "+
+			"(or neighbour discovery) reply before failing a connect: likely an upstream address with no host behind it ('%s'); "+
+			"%s, without a filter or with 'arp or tcp' (IPv6: 'icmp6 or tcp')", ms(waited), nginxWords[ConnectUnreachable], decide)
 	}
 	return Unknown, fmt.Sprintf("the proxy answered %d %s after the request, but its upstream side is not in the capture; %s",
 		status, ms(waited), decide)

@@ -125,7 +125,7 @@ func (a *Analyzer) claimedElsewhere(f *record, c attemptCand, cost time.Duration
 	// The window holds the requests answered within maxRelay after c's
 	// outcome; the cheap time tests come first, they reject most.
 	for _, o := range a.queue.window(c.at, c.at.Add(maxRelay)) {
-		if o == f || o.used || o.front || o.conn == c.r.conn ||
+		if o == f || o.ex == nil || o.used || o.front || o.conn == c.r.conn ||
 			o.ex.Request.Start.Time.After(c.r.start) || fitCost(o, c) >= cost {
 			continue
 		}
@@ -168,7 +168,11 @@ func (a *Analyzer) candidates(f *record, tol time.Duration) []attemptCand {
 			return
 		}
 		oc, at := outcomeOf(r)
-		if at.IsZero() || at.After(hi) {
+		late := hi
+		if oc == UpstreamTimeout {
+			late = hi.Add(maxRelay) // the proxy may answer 504 before it closes
+		}
+		if at.IsZero() || at.After(late) {
 			return
 		}
 		cands = append(cands, attemptCand{r, oc, at})
@@ -245,9 +249,10 @@ func headerTime(m *Response) time.Time {
 
 // raceIdle is the least idle time before a reused connection's request for
 // a close right at the request to count as a keep-alive race: backends'
-// idle timeouts are seconds, and a backend that closes within a few round
+// idle timeouts are 0.5 s and up (the proxy sees the idle time a round trip
+// shorter than the backend's timer), and a backend that closes within a few round
 // trips of a fresh request is more likely reacting to it (a crash, a reset).
-const raceIdle = time.Second
+const raceIdle = 500 * time.Millisecond
 
 // attemptOf fills an Attempt from a matched attemptCand.
 func attemptOf(c attemptCand) Attempt {
@@ -312,12 +317,21 @@ func (a *Analyzer) incident(f *record, attempts []Attempt) Incident {
 	inc.Evidence = append(inc.Evidence, Evidence{e.Response.Start.File, e.Response.Start.Frame, e.Response.Start.Time,
 		fmt.Sprintf("%d from %s to %s", e.Response.Status, f.conn.server, f.conn.client)})
 
+	sw := a.software(f.conn.server, e.Response.Server)
 	if len(attempts) == 0 {
 		waited := e.Response.Start.Time.Sub(e.Request.Start.Time)
 		if a.roles.upstreamVisible() || a.failSeen {
+			if unreachableWait(inc.Status, waited) {
+				inc.Cause, inc.Inferred = ConnectUnreachable, true
+				inc.Explanation = quoteProxy(fmt.Sprintf("the proxy answered %d %s after the request and no SYN left for any backend, "+
+					"though the upstream side is in the capture: likely an upstream address with no host behind it "+
+					"(ARP or neighbour discovery unanswered for about 3 s); a capture without a filter, or with 'arp or tcp' "+
+					"(IPv6: 'icmp6 or tcp'), on the proxy's upstream interface would decide it", inc.Status, ms(waited)), ConnectUnreachable, sw)
+				return inc
+			}
 			inc.Cause = NoUpstream
-			inc.Explanation = quoteNginx(fmt.Sprintf("the proxy answered %d %s after the request without any upstream connection in the capture "+
-				"(all backends marked down, or the proxy answered itself)", inc.Status, ms(waited)), NoUpstream)
+			inc.Explanation = quoteProxy(fmt.Sprintf("the proxy answered %d %s after the request without any upstream connection in the capture "+
+				"(all backends marked down, or the proxy answered itself)", inc.Status, ms(waited)), NoUpstream, sw)
 			return inc
 		}
 		inc.Inferred = true
@@ -327,6 +341,22 @@ func (a *Analyzer) incident(f *record, attempts []Attempt) Incident {
 	last := &attempts[len(attempts)-1]
 	inc.Upstream = last.Upstream
 	inc.Cause = last.Outcome
+	chain := explainChain(attempts)
+	switch {
+	case inc.Hidden || e.Response.Status < 500:
+		inc.Explanation = chain + "; the client got " + fmt.Sprint(e.Response.Status)
+		inc.Cause = firstFailure(attempts)
+	case inc.Cause == OutcomeOK:
+		inc.Cause = Unknown
+		inc.Explanation = chain + fmt.Sprintf(", yet the proxy answered %d: the reason is not on the wire (check the proxy's error log)", inc.Status)
+	default:
+		inc.Explanation = quoteProxy(chain, inc.Cause, sw) + noLiveNote(attempts, e.Request.Method, sw)
+	}
+	return inc
+}
+
+// explainChain says what happened on each attempt, the last one last.
+func explainChain(attempts []Attempt) string {
 	var b strings.Builder
 	if n := len(attempts) - 1; n > 0 {
 		fmt.Fprintf(&b, "after %d failed attempt%s (", n, plural(n))
@@ -338,18 +368,62 @@ func (a *Analyzer) incident(f *record, attempts []Attempt) Incident {
 		}
 		b.WriteString("), ")
 	}
-	b.WriteString(explainAttempt(last))
-	switch {
-	case inc.Hidden || e.Response.Status < 500:
-		inc.Explanation = b.String() + "; the client got " + fmt.Sprint(e.Response.Status)
-		inc.Cause = firstFailure(attempts)
-	case inc.Cause == OutcomeOK:
-		inc.Cause = Unknown
-		inc.Explanation = b.String() + fmt.Sprintf(", yet the proxy answered %d: the reason is not on the wire (check the proxy's error log)", inc.Status)
-	default:
-		inc.Explanation = quoteNginx(b.String(), inc.Cause)
+	b.WriteString(explainAttempt(&attempts[len(attempts)-1]))
+	return b.String()
+}
+
+// unreachableWait reports whether a 502 with no upstream attempt came
+// after the time a kernel waits for an ARP (or neighbour) reply before
+// failing the connect with EHOSTUNREACH: about 3 s.
+func unreachableWait(status int, waited time.Duration) bool {
+	return status == 502 && waited >= 2500*time.Millisecond && waited <= 4*time.Second
+}
+
+// noLiveNote says when nginx, after the attempts shown, had no server left
+// to try: an error on a cached keep-alive connection gives nginx one more
+// try than its group has servers, and once every server of the group was
+// tried the extra try finds none. nginx then logs 'no live upstreams' and
+// adds the group's name to $upstream_addr; the last failure shown is
+// still what the client's 502 comes from.
+func noLiveNote(attempts []Attempt, method string, sw Software) string {
+	if sw != Nginx && sw != "" || len(attempts) < 2 {
+		return ""
 	}
-	return inc
+	last := attempts[len(attempts)-1]
+	if !last.Outcome.Failed() || !nginxRetries(last.Outcome, method) {
+		return ""
+	}
+	cachedError := false
+	ups := map[netip.AddrPort]bool{}
+	for i, at := range attempts {
+		ups[at.Upstream] = true
+		if i < len(attempts)-1 && at.Reused && (at.Outcome == UpstreamClosed || at.Outcome == UpstreamReset || at.Outcome == KeepaliveRace) {
+			cachedError = true
+		}
+	}
+	if !cachedError || len(ups) < 2 {
+		return ""
+	}
+	return "; nginx then had no live upstream left to try (every server of the group had been tried, and the failed " +
+		"kept-alive connection had granted one more try): 'no live upstreams while connecting to upstream', " +
+		"the group's name last in $upstream_addr"
+}
+
+// nginxRetries reports whether nginx's default proxy_next_upstream
+// (error timeout) tries another server after this failure: always for a
+// failed connect, and once the request was sent only for idempotent methods.
+func nginxRetries(c Cause, method string) bool {
+	switch c {
+	case ConnectRefused, ConnectTimeout, ConnectUnreachable:
+		return true
+	case InvalidResponse:
+		return false // invalid_header is not in the default
+	}
+	switch method {
+	case "POST", "LOCK", "PATCH":
+		return false
+	}
+	return true
 }
 
 func firstFailure(as []Attempt) Cause {

@@ -143,6 +143,7 @@ type Response struct {
 	Message
 	Status        int    // final status; 0 when none was captured
 	Reason        string // reason phrase, at most 64 bytes kept
+	Server        string // Server header (names the proxy software), at most 64 bytes kept
 	Interim       int    // 1xx responses before the final one
 	InterimStatus int    // the first of them
 }

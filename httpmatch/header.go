@@ -9,6 +9,7 @@ import (
 // persistence and the few fields the correlation uses.
 type headerInfo struct {
 	host      []byte // aliases the header buffer
+	server    []byte // Server, aliases the header buffer
 	length    int64
 	hasLength bool
 	badLength bool
@@ -69,6 +70,10 @@ func parseHeader(block []byte) (hi headerInfo) {
 		case equalFold(name, "host"):
 			if hi.host == nil {
 				hi.host = value
+			}
+		case equalFold(name, "server"):
+			if hi.server == nil {
+				hi.server = value
 			}
 		case equalFold(name, "expect"):
 			hi.expect100 = hi.expect100 || equalFold(value, "100-continue")

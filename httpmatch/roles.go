@@ -60,6 +60,13 @@ type roles struct {
 
 	fixedFront []netip.AddrPort
 	fixedUp    []Endpoint
+
+	// tls are the servers that received TLS (undecodable) connections:
+	// a proxy front whose requests cannot be read. tlsHost are their
+	// addresses; sameHost is set once such an address sent an HTTP request.
+	tls      map[netip.AddrPort]bool
+	tlsHost  map[netip.Addr]bool
+	sameHost bool
 }
 
 func newRoles(front []netip.AddrPort, up []Endpoint) *roles {
@@ -68,6 +75,8 @@ func newRoles(front []netip.AddrPort, up []Endpoint) *roles {
 		upstream: map[netip.AddrPort]int{},
 		local:    map[netip.Addr]int{},
 		fixedUp:  up,
+		tls:      map[netip.AddrPort]bool{},
+		tlsHost:  map[netip.Addr]bool{},
 	}
 	for _, f := range front {
 		r.fixedFront = append(r.fixedFront, unmap(f))
@@ -161,7 +170,8 @@ func (ro *roles) isFront(s netip.AddrPort) bool {
 		return false
 	}
 	if len(ro.front) == 0 {
-		return true
+		// With a TLS front, the readable servers are its upstreams.
+		return len(ro.tls) == 0
 	}
 	return ro.front[s] > ro.upstream[s]
 }
@@ -195,4 +205,45 @@ func (ro *roles) isUpstreamConn(client, server, frontServer netip.AddrPort) bool
 // side at all.
 func (ro *roles) upstreamVisible() bool {
 	return len(ro.upstream) > 0
+}
+
+// sawTLS notes a connection to server whose client spoke TLS.
+func (ro *roles) sawTLS(server netip.AddrPort) {
+	ro.tls[server] = true
+	ro.tlsHost[server.Addr()] = true
+}
+
+// sawRequest notes an HTTP request sent from client.
+func (ro *roles) sawRequest(client netip.AddrPort) {
+	if !ro.sameHost && ro.tlsHost[client.Addr()] {
+		ro.sameHost = true
+	}
+}
+
+// frontHidden reports whether the proxy's front is not readable: TLS
+// connections were seen and no HTTP front was named or learned. The
+// upstream side is then all the capture can decode, and incidents are
+// inferred from it.
+func (ro *roles) frontHidden() bool {
+	return len(ro.tls) > 0 && len(ro.fixedFront) == 0 && len(ro.front) == 0
+}
+
+// inferredUpstream reports whether a connection from client to server is
+// one of the proxy's upstream connections when the front is hidden (TLS).
+// Upstream connections are those carrying HTTP requests from a host that
+// also receives the TLS connections (proxy and front on one address); when
+// no such host sends HTTP (the proxy reaches its backends from another
+// interface), every HTTP server is taken for an upstream, since only one
+// side of the proxy speaks plain HTTP. --upstream overrides both.
+func (ro *roles) inferredUpstream(client, server netip.AddrPort) bool {
+	if !ro.frontHidden() || ro.tls[server] {
+		return false
+	}
+	if len(ro.fixedUp) > 0 {
+		return ro.isFixedUpstream(server)
+	}
+	if ro.sameHost {
+		return ro.tlsHost[client.Addr()]
+	}
+	return true
 }

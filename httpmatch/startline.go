@@ -29,6 +29,7 @@ const (
 	maxURI    = 2048 // request-target bytes kept
 	maxHost   = 255
 	maxReason = 64
+	maxServer = 64
 )
 
 // scanStart scans b (a start line, or the first bytes of one) for the

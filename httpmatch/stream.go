@@ -56,7 +56,7 @@ type half struct {
 	// gets the right Start.
 	marks []mark
 
-	lastURI, lastHost string
+	lastURI, lastHost, lastServer string
 }
 
 // lookahead keeps the bytes of a possible message start that straddles
@@ -390,6 +390,9 @@ func (p *ConnParser) responseHeader(h *half, hi *headerInfo) {
 		r.Flags |= BadHeader
 	}
 	r.Close, r.KeepAlive = hi.close, hi.keepAlive
+	if hi.server != nil {
+		r.Server = keep(&h.lastServer, hi.server, maxServer)
+	}
 	if hi.hasLength && !hi.badLength {
 		r.ContentLength = hi.length
 	}

@@ -3,6 +3,8 @@ package httpmatch
 import (
 	"sort"
 	"time"
+
+	"why502/flows"
 )
 
 // Under load one URI has tens of thousands of exchanges within the decision
@@ -25,7 +27,7 @@ func pendingBefore(x, y *record) bool {
 	if x.conn.id != y.conn.id {
 		return x.conn.id < y.conn.id
 	}
-	return x.ex.Index < y.ex.Index
+	return exIndex(x) < exIndex(y)
 }
 
 func (q *pendingQueue) len() int { return len(q.recs) - q.head }
@@ -75,4 +77,54 @@ func byStart(l []*record, lo, hi time.Time) []*record {
 	i := sort.Search(len(l), func(i int) bool { return !l[i].start.Before(lo) })
 	j := i + sort.Search(len(l)-i, func(k int) bool { return !l[i+k].start.Before(hi) })
 	return l[i:j]
+}
+
+// exIndex is a record's exchange index, -1 for a connect attempt.
+func exIndex(r *record) int {
+	if r.ex == nil {
+		return -1
+	}
+	return r.ex.Index
+}
+
+// insertByHeap adds r to l, kept in order of heapAt (the outcome time of
+// decided attempts); decisions come in nearly that order.
+func insertByHeap(l []*record, r *record) []*record {
+	l = append(l, r)
+	for i := len(l) - 1; i > 0 && l[i].heapAt.Before(l[i-1].heapAt); i-- {
+		l[i], l[i-1] = l[i-1], l[i]
+	}
+	return l
+}
+
+// byHeapAt returns the records of l (in heapAt order) with heapAt in [lo, hi].
+func byHeapAt(l []*record, lo, hi time.Time) []*record {
+	i := sort.Search(len(l), func(i int) bool { return !l[i].heapAt.Before(lo) })
+	j := i + sort.Search(len(l)-i, func(k int) bool { return l[i+k].heapAt.After(hi) })
+	return l[i:j]
+}
+
+// frontEvent is one chunk of a TLS front connection's traffic.
+type frontEvent struct {
+	conn     *connState
+	at       flows.FrameRef
+	toClient bool
+}
+
+// frontWindow returns the events of l (in time order) in [lo, hi].
+func frontWindow(l []frontEvent, lo, hi time.Time) []frontEvent {
+	i := sort.Search(len(l), func(i int) bool { return !l[i].at.Time.Before(lo) })
+	j := i + sort.Search(len(l)-i, func(k int) bool { return l[i+k].at.Time.After(hi) })
+	return l[i:j]
+}
+
+// pruneFrontData drops the front traffic from before limit.
+func (a *Analyzer) pruneFrontData(limit time.Time) {
+	i := sort.Search(len(a.frontData), func(i int) bool { return !a.frontData[i].at.Time.Before(limit) })
+	if i == 0 {
+		return
+	}
+	n := copy(a.frontData, a.frontData[i:])
+	clear(a.frontData[n:])
+	a.frontData = a.frontData[:n]
 }
