@@ -28,7 +28,23 @@ func TestGroundTruth(t *testing.T) {
 		t.Fatal("no sample directories (folders with a meta file) next to this test; regenerate with make-samples.sh")
 	}
 	for _, dir := range dirs {
-		t.Run(filepath.Base(dir), func(t *testing.T) { checkSample(t, dir) })
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			meta, err := readMeta(filepath.Join(dir, "meta"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Samples made before proxy_software= existed are all nginx.
+			switch sw := meta["proxy_software"]; sw {
+			case "", "nginx":
+				checkSample(t, dir)
+			case "haproxy":
+				checkHAProxySample(t, dir, meta)
+			case "caddy":
+				checkCaddySample(t, dir, meta)
+			default:
+				t.Fatalf("meta: proxy_software=%s: no ground-truth check for it", sw)
+			}
+		})
 	}
 }
 
@@ -189,7 +205,10 @@ func classifyConns(conns []flows.Conn, ups map[netip.AddrPort]bool) observed {
 			obs.unanswered[ap] = append(obs.unanswered[ap], c)
 		case td.By == flows.Server && td.PeerUnanswered && td.Kind == flows.CloseRST:
 			obs.serverRST[ap] = append(obs.serverRST[ap], c)
-		case td.By == flows.Server && td.PeerUnanswered && td.Kind == flows.CloseFIN && c2s.After(td.At.Time):
+		case td.By == flows.Server && td.Kind == flows.CloseFIN && c2s.After(td.At.Time):
+			// Also when nothing was outstanding at the FIN: an idle
+			// keep-alive connection the backend closed (a kill closes them
+			// all) and nginx reused in the same instant (crash sample).
 			obs.keepaliveRace[ap] = append(obs.keepaliveRace[ap], c)
 		case td.By == flows.Server && td.PeerUnanswered && td.Kind == flows.CloseFIN:
 			obs.serverFIN[ap] = append(obs.serverFIN[ap], c)

@@ -19,6 +19,14 @@
 //	/hang      silent past the proxy's read timeout
 //	           -> "upstream timed out (110: Connection timed out)" (504)
 //	/502       the backend itself answers 502 (passed on, nothing in error.log)
+//	/work      200 after ?ms=N milliseconds of "work" (default 100, at most 30000);
+//	           with -kill-after, a slow one is cut off by the deadline
+//
+// -kill-after D closes every connection D after its request arrived unless
+// the handler finished first, without a response: a worker timeout the way
+// gunicorn's --timeout or uWSGI's harakiri enforce it (they kill the worker,
+// the kernel closes its socket), unlike Go's WriteTimeout, which waits for
+// the handler to return. -> "upstream prematurely closed connection" (502)
 //
 // Only the standard library is used, so the sample generator needs nothing
 // beyond the Go toolchain.
@@ -52,6 +60,7 @@ type config struct {
 	idleTimeout  time.Duration
 	slow         time.Duration
 	hang         time.Duration
+	killAfter    time.Duration
 	pidFile      string
 }
 
@@ -63,6 +72,7 @@ func main() {
 	flag.DurationVar(&cfg.idleTimeout, "idle-timeout", 30*time.Second, "http.Server IdleTimeout for keep-alive connections")
 	flag.DurationVar(&cfg.slow, "slow", 0, "how long /slow works before answering (default write-timeout + 100ms; keep it well under the proxy's read timeout)")
 	flag.DurationVar(&cfg.hang, "hang", 3*time.Second, "how long /hang stays silent (more than the proxy's read timeout)")
+	flag.DurationVar(&cfg.killAfter, "kill-after", 0, "close each connection this long after its request arrived if the handler has not finished (0: never); a gunicorn/uWSGI-style worker timeout")
 	flag.StringVar(&cfg.pidFile, "pidfile", "", "write the process id here once listening")
 	flag.Parse()
 	for _, a := range strings.Split(listen, ",") {
@@ -82,8 +92,13 @@ func run(cfg config) error {
 	if len(cfg.listen) == 0 {
 		return errors.New("no -listen address")
 	}
+	var h http.Handler = newMux(cfg)
+	if cfg.killAfter > 0 {
+		h = killAfter(cfg.killAfter, h)
+	}
 	srv := &http.Server{
-		Handler:      newMux(cfg),
+		Handler:      h,
+		ConnContext:  func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
 		WriteTimeout: cfg.writeTimeout,
 		IdleTimeout:  cfg.idleTimeout,
 		ErrorLog:     log.New(io.Discard, "", 0), // hijacked and timed-out connections are the point, not news
@@ -170,11 +185,47 @@ func newMux(cfg config) *http.ServeMux {
 		sleep(r.Context(), cfg.hang)
 		fmt.Fprintf(w, "woke up\n")
 	})
+	mux.HandleFunc("/work", func(w http.ResponseWriter, r *http.Request) {
+		drain(r)
+		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+		if err != nil {
+			ms = 100
+		}
+		if ms < 0 || ms > 30000 {
+			http.Error(w, "ms must be 0..30000", http.StatusBadRequest)
+			return
+		}
+		sleep(r.Context(), time.Duration(ms)*time.Millisecond)
+		fmt.Fprintf(w, "worked %d ms\n", ms)
+	})
 	mux.HandleFunc("/502", func(w http.ResponseWriter, r *http.Request) {
 		drain(r)
 		http.Error(w, "backend says bad gateway", http.StatusBadGateway)
 	})
 	return mux
+}
+
+// connKey is the request context key of the request's net.Conn (set by
+// http.Server.ConnContext).
+type connKey struct{}
+
+// killAfter closes the connection d after the request arrived unless h
+// returned first: no response, the kernel sends FIN (the body is drained, so
+// nothing unread turns it into RST).
+func killAfter(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, ok := r.Context().Value(connKey{}).(net.Conn)
+		if !ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		t := time.AfterFunc(d, func() {
+			log.Printf("backend: %s %s: worker timeout %v, closing the connection", r.Method, r.URL, d)
+			c.Close()
+		})
+		defer t.Stop()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // handleOK answers 200 with a body of ?size=N bytes (default 16, at most 1 MiB).

@@ -5,10 +5,16 @@
 // the backend is down after /exit depends on timing (how many attempts land
 // in the down window). Every request has a timeout and every loop a bound,
 // so a broken proxy cannot keep the run going.
+//
+// -seq picks the sequence: basic (above, the default), retry (nginx-retry),
+// race (keepalive-race), load (make-load.sh: -n requests, -c at a time),
+// crash (-c clients at a fixed rate for -for, while the script kills the
+// backend) and timeout (response-timeout); see seqs.go.
 package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -64,9 +70,34 @@ func main() {
 	timeout := flag.Duration("timeout", 5*time.Second, "per-request timeout")
 	downTries := flag.Int("down-tries", 12, "after /exit: at most this many GET /ok until one succeeds")
 	downEvery := flag.Duration("down-every", 250*time.Millisecond, "after /exit: pause between those GETs")
+	seq := flag.String("seq", "basic", "which sequence: basic (every failure kind, then /exit), retry (a two-server upstream, one dead), race (requests spaced around the backend's idle timeout), load (-n requests, -c at a time), crash (-c clients at a fixed rate for -for), timeout (handlers around the backend's -kill-after)")
+	insecure := flag.Bool("insecure", false, "accept any TLS certificate (the tls-front sample's is self-signed)")
+	raceFrom := flag.Duration("race-from", 850*time.Millisecond, "race: first pause between requests")
+	raceTo := flag.Duration("race-to", 1050*time.Millisecond, "race: last pause between requests")
+	raceN := flag.Int("race-n", 40, "race: number of requests")
+	loadN := flag.Int("n", 10000, "load: number of requests")
+	loadC := flag.Int("c", 32, "load, crash: requests in flight (crash: clients)")
+	crashFor := flag.Duration("for", 4*time.Second, "crash: how long the clients send")
+	crashEvery := flag.Duration("every", 200*time.Millisecond, "crash: each client sends one request per this interval")
+	crashWork := flag.Duration("work", 100*time.Millisecond, "crash: how long each request works on the backend (/work?ms=)")
 	flag.Parse()
 
-	d := newDriver(*base, *timeout)
+	d := newDriver(*base, *timeout, *insecure)
+	switch *seq {
+	case "basic":
+	case "retry":
+		os.Exit(d.retry())
+	case "race":
+		os.Exit(d.race(*raceN, *raceFrom, *raceTo))
+	case "load":
+		os.Exit(d.load(*loadN, *loadC))
+	case "crash":
+		os.Exit(d.crash(*loadC, *crashFor, *crashEvery, *crashWork))
+	case "timeout":
+		os.Exit(d.timeout())
+	default:
+		log.Fatalf("drive: unknown -seq %q", *seq)
+	}
 	failed := 0
 	for i, s := range sequence(*withDead) {
 		if !d.do(i+1, s) && !s.garbled {
@@ -95,8 +126,9 @@ type driver struct {
 	client *http.Client
 }
 
-func newDriver(base string, timeout time.Duration) *driver {
+func newDriver(base string, timeout time.Duration, insecure bool) *driver {
 	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: insecure},
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
 		MaxIdleConnsPerHost: 1, // one client connection at a time: easy to follow in the capture
@@ -111,25 +143,40 @@ func (d *driver) do(n int, s step) bool {
 	return d.status(n, s) != 0
 }
 
+// quiet sends one request and returns its status (0: no HTTP answer), printing nothing.
+func (d *driver) quiet(s step) int {
+	st, _, _ := d.send(s)
+	return st
+}
+
 func (d *driver) status(n int, s step) int {
+	start := time.Now()
+	st, got, err := d.send(s)
+	if err != nil {
+		fmt.Printf("%3d %-4s %-18s error %v (%s)\n", n, s.method, s.path, err, s.note)
+		return 0
+	}
+	fmt.Printf("%3d %-4s %-18s %d %6d bytes %5dms (%s)\n", n, s.method, s.path, st, got,
+		time.Since(start).Milliseconds(), s.note)
+	return st
+}
+
+// send sends one request and reads the whole answer.
+func (d *driver) send(s step) (status int, bodyBytes int64, err error) {
 	var body io.Reader
 	if s.body > 0 {
 		body = bytes.NewReader(bytes.Repeat([]byte("b"), s.body))
 	}
 	req, err := http.NewRequest(s.method, d.base+s.path, body)
 	if err != nil {
-		log.Fatalf("drive: request %d: %v", n, err)
+		log.Fatalf("drive: %s %s: %v", s.method, s.path, err)
 	}
 	req.Close = s.close
-	start := time.Now()
 	resp, err := d.client.Do(req)
 	if err != nil {
-		fmt.Printf("%3d %-4s %-18s error %v (%s)\n", n, s.method, s.path, err, s.note)
-		return 0
+		return 0, 0, err
 	}
 	got, _ := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	fmt.Printf("%3d %-4s %-18s %d %6d bytes %5dms (%s)\n", n, s.method, s.path, resp.StatusCode, got,
-		time.Since(start).Milliseconds(), s.note)
-	return resp.StatusCode
+	return resp.StatusCode, got, nil
 }
