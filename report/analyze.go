@@ -14,6 +14,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"why502/capture"
+	"why502/findings"
 	"why502/flows"
 	"why502/httpmatch"
 )
@@ -25,6 +26,10 @@ type AnalyzeSummary struct {
 	Flows    flows.Stats
 	Analyze  httpmatch.AnalyzeStats
 	Warnings []capture.Warning
+	// Findings and Timeline come from a findings.Collector, when the
+	// command ran one (issue 5); the JSON document always has "findings".
+	Findings []findings.Finding
+	Timeline map[netip.AddrPort][]findings.TimelineRow
 }
 
 // incidentJSON is the JSON contract for one incident (README: "why502 analyze").
@@ -201,7 +206,11 @@ func (iw *IncidentWriter) Close(s AnalyzeSummary) error {
 		if err != nil {
 			return fmt.Errorf("encode summary: %w", err)
 		}
-		iw.w.WriteString("\n],\n\"summary\": ")
+		iw.w.WriteString("\n],\n")
+		if err := writeFindingsJSON(iw.w, s.Findings); err != nil {
+			return err
+		}
+		iw.w.WriteString("\"summary\": ")
 		iw.w.Write(b)
 		iw.w.WriteString("}\n")
 	case JSONL:
@@ -291,6 +300,7 @@ func (iw *IncidentWriter) writeTable(s AnalyzeSummary) error {
 		}
 		iw.w.WriteByte('\n')
 	}
+	writeFindingsTable(iw.w, s.Findings)
 	writeAnalyzeSummaryText(iw.w, s)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"why502/capture"
+	"why502/findings"
 	"why502/flows"
 	"why502/httpmatch"
 )
@@ -26,12 +27,15 @@ func analyzeFiles(t *testing.T, f Format, names ...string) []byte {
 	defer r.Close()
 	var out bytes.Buffer
 	iw := NewIncidentWriter(&out, f)
+	col := findings.New(findings.Options{})
 	an := httpmatch.NewAnalyzer(httpmatch.AnalyzeOptions{}, func(in httpmatch.Incident) {
+		col.Incident(in)
 		if err := iw.Incident(in); err != nil {
 			t.Fatal(err)
 		}
 	})
-	tr := flows.New(flows.Options{WantData: true}, an)
+	tap := findings.NewTap(an, col)
+	tr := flows.New(flows.Options{WantData: true}, tap)
 	for {
 		p, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -42,10 +46,12 @@ func analyzeFiles(t *testing.T, f Format, names ...string) []byte {
 		}
 		tr.Add(p)
 		an.Advance(p.Time)
+		tap.Advance(p.Time)
 	}
 	tr.Flush()
 	an.Flush()
 	sum := AnalyzeSummary{Files: names, Capture: r.Stats(), Flows: tr.Stats(), Analyze: an.Stats()}
+	sum.Findings = col.Findings(findings.Coverage{Files: names, Capture: sum.Capture, Flows: sum.Flows, Analyze: sum.Analyze})
 	if err := iw.Close(sum); err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"why502/capture"
+	"why502/findings"
 	"why502/flows"
 	"why502/httpmatch"
 	"why502/report"
@@ -14,10 +17,13 @@ import (
 func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var f inputFlags
 	var front, upstream []string
+	var sliceDir string
 	fs := newFlagSet("analyze", "One incident per 5xx the proxy sent, with the upstream event that caused it and the frames that prove it;\n"+
 		"then requests that succeeded only after a failed upstream attempt (hidden failures).", &f, stderr)
 	fs.StringArrayVar(&front, "front", nil, "the proxy's listening ip:port (repeatable; default: inferred)")
 	fs.StringArrayVar(&upstream, "upstream", nil, "a backend ip:port, ip or network (repeatable; default: inferred)")
+	fs.StringVar(&sliceDir, "slice", "", "write one small pcapng per incident and per finding into this directory (reads the files twice)")
+	fs.Lookup("format").Usage = "output format: table, json, jsonl or markdown (a postmortem section)"
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -38,27 +44,55 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		aopts.Upstream = append(aopts.Upstream, e)
 	}
+	// markdown is analyze's own format: the shared input flags check the others.
+	markdown := f.format == string(report.Markdown)
+	if markdown {
+		f.format = string(report.Table)
+	}
 	format, r, names, code := f.open("analyze", fs.Args(), stdin, stderr)
 	if code != exitOK {
 		return code
 	}
 	defer r.Close()
+	if sliceDir != "" && slices.Contains(names, "-") {
+		fmt.Fprintf(stderr, "why502 analyze: --slice reads the input twice: give files, not standard input\n")
+		return exitUsage
+	}
 
-	out := report.NewIncidentWriter(stdout, format)
+	var out incidentOutput = report.NewIncidentWriter(stdout, format)
+	if markdown {
+		format = report.Markdown
+		out = report.NewMarkdownWriter(stdout, report.MarkdownOptions{Command: reproduce(f, front, upstream, names)})
+	}
 	var writeErr error
+	col := findings.New(findings.Options{})
+	var slicesWanted []report.Slice
 	an := httpmatch.NewAnalyzer(aopts, func(in httpmatch.Incident) {
+		col.Incident(in)
+		if sliceDir != "" && len(slicesWanted) < maxSlices {
+			slicesWanted = append(slicesWanted, report.IncidentSlice(len(slicesWanted)+1, &in))
+		}
 		if writeErr == nil {
 			writeErr = out.Incident(in)
 		}
 	})
-	tr := flows.New(flows.Options{IdleTimeout: f.idle, MaxConns: f.maxConns, WantData: true}, an)
+	tap := findings.NewTap(an, col)
+	tr := flows.New(flows.Options{IdleTimeout: f.idle, MaxConns: f.maxConns, WantData: true}, tap)
 	readErr := pump(r, func(p *capture.Packet) {
 		tr.Add(p)
 		an.Advance(p.Time)
+		tap.Advance(p.Time)
 	}, func() bool { return writeErr != nil })
 	tr.Flush()
 	an.Flush()
 	sum := report.AnalyzeSummary{Files: names, Capture: r.Stats(), Flows: tr.Stats(), Analyze: an.Stats(), Warnings: r.Warnings()}
+	sum.Findings = col.Findings(findings.Coverage{Files: names, Capture: sum.Capture, Flows: sum.Flows, Analyze: sum.Analyze})
+	sum.Timeline = col.Timeline()
+	if sliceDir != "" {
+		if code := writeSlices(sliceDir, f, names, slicesWanted, sum.Findings, stderr); code != exitOK {
+			return code
+		}
+	}
 	report.WriteWarnings(stderr, "why502", report.FlowsSummary{Capture: sum.Capture, Warnings: sum.Warnings})
 	if readErr != nil {
 		fmt.Fprintf(stderr, "why502: warning: %v\n", readErr)
@@ -70,8 +104,61 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "why502 analyze: %v\n", writeErr)
 		return exitOutput
 	}
-	if format == report.JSONL {
-		out.WriteSummaryText(stderr, sum)
+	if iw, ok := out.(*report.IncidentWriter); ok && format == report.JSONL {
+		iw.WriteSummaryText(stderr, sum)
 	}
+	return exitOK
+}
+
+// reproduce is the command line that gives the same analysis, for the
+// Markdown report: the input flags and files, not the output ones.
+func reproduce(f inputFlags, front, upstream, names []string) string {
+	parts := []string{"why502 analyze"}
+	if f.filter != "" {
+		parts = append(parts, "-f '"+f.filter+"'")
+	}
+	for _, s := range front {
+		parts = append(parts, "--front "+s)
+	}
+	for _, s := range upstream {
+		parts = append(parts, "--upstream "+s)
+	}
+	return strings.Join(append(parts, names...), " ")
+}
+
+// incidentOutput is what analyze writes incidents to: the table/JSON
+// writer or the Markdown postmortem.
+type incidentOutput interface {
+	Incident(httpmatch.Incident) error
+	Close(report.AnalyzeSummary) error
+}
+
+// maxSlices bounds the incident slices --slice writes (each is a file).
+const maxSlices = 200
+
+// writeSlices reads the inputs a second time and writes the slices of
+// the incidents and the findings into dir.
+func writeSlices(dir string, f inputFlags, names []string, sl []report.Slice, fs []findings.Finding, stderr io.Writer) int {
+	for i := range fs {
+		if s, ok := report.FindingSlice(i+1, &fs[i]); ok {
+			sl = append(sl, s)
+		}
+	}
+	opts := capture.Options{}
+	if f.filter != "" {
+		opts.Filter, _ = capture.ParseFilter(f.filter) // parsed once already
+	}
+	r, err := capture.Open(names, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "why502 analyze: --slice: %v\n", err)
+		return exitInput
+	}
+	defer r.Close()
+	res, err := report.WriteSlices(dir, r, sl)
+	if err != nil {
+		fmt.Fprintf(stderr, "why502 analyze: --slice: %v\n", err)
+		return exitOutput
+	}
+	fmt.Fprintf(stderr, "why502 analyze: wrote %d slices into %s\n", len(res), dir)
 	return exitOK
 }

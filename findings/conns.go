@@ -1,0 +1,148 @@
+package findings
+
+import (
+	"container/heap"
+	"net/netip"
+	"time"
+
+	"why502/flows"
+	"why502/httpmatch"
+)
+
+func (c *Collector) start(fc *flows.Conn) {
+	c.clock(fc.First.Time)
+	if fc.Handshake == flows.Unanswered {
+		c.pending[fc.ID] = fc
+	}
+}
+
+func (c *Collector) data(fc *flows.Conn, ch flows.Chunk) {
+	c.clock(ch.At.Time)
+	c.countTurns(fc, ch.At.Time)
+}
+
+// countTurns counts the requests (client turns) fc carried since the last
+// look. The tracker counts a turn after delivering its first bytes, so a
+// request is seen at the next chunk either way, or at Done.
+func (c *Collector) countTurns(fc *flows.Conn, t time.Time) {
+	if n := fc.Turns - c.turns[fc.ID]; n > 0 {
+		c.turns[fc.ID] = fc.Turns
+		c.bucket(unmap(fc.Server), t).Requests += n
+	}
+}
+
+// Advance moves capture time to t: connect attempts whose outcome is now
+// known are taken, and outcomes older than Options.Reorder are used.
+func (c *Collector) Advance(t time.Time) {
+	c.clock(t)
+	for id, fc := range c.pending {
+		if fc.Handshake != flows.Unanswered || c.now.Sub(fc.First.Time) >= c.opts.ConnectTimeout {
+			delete(c.pending, id)
+			c.resolved[id] = true
+			c.push(fc)
+		}
+	}
+	for len(c.events) > 0 && c.now.Sub(c.events[0].time) >= c.opts.Reorder {
+		c.use(heap.Pop(&c.events).(*event))
+	}
+}
+
+func (c *Collector) push(fc *flows.Conn) {
+	ev := &event{
+		server: c.server(fc.Server), time: fc.First.Time, syn: fc.First,
+		client: unmap(fc.Client),
+	}
+	switch fc.Handshake {
+	case flows.Established:
+		ev.ok, ev.answer = true, fc.SYNACK
+	case flows.Refused:
+		ev.refused, ev.answer = true, fc.SYNACK
+	case flows.Midstream:
+		return // no connect to speak of
+	}
+	heap.Push(&c.events, ev)
+}
+
+// Conn takes a finished connection (flows.Handler.Done).
+func (c *Collector) Conn(fc *flows.Conn) {
+	c.clock(fc.Last)
+	c.countTurns(fc, fc.Last)
+	delete(c.turns, fc.ID)
+	if p := c.pending[fc.ID]; p != nil {
+		delete(c.pending, fc.ID)
+		c.push(fc)
+	} else if c.resolved[fc.ID] {
+		delete(c.resolved, fc.ID)
+	} else if fc.SYNs > 0 {
+		c.push(fc) // a Tracker that did not call Start
+	}
+	s := c.server(fc.Server)
+	s.conns++
+	if fc.Turns > 1 {
+		s.maxReuseIdle = max(s.maxReuseIdle, fc.MaxIdle)
+	}
+	td := fc.Teardown
+	if td.By != flows.Server || fc.Handshake == flows.Refused {
+		return
+	}
+	s.addClose(closeEvent{
+		time: td.At.Time, at: td.At, rst: td.Kind == flows.CloseRST,
+		inFlight: td.PeerUnanswered, client: unmap(fc.Client),
+	})
+	if td.Kind != flows.CloseFIN {
+		return
+	}
+	// A close with a request outstanding, some time after it arrived:
+	// a candidate for a write (or response) timeout. A reused connection
+	// closed right after a long idle is a keep-alive race instead.
+	race := fc.Turns > 1 && fc.LastIdle >= 500*time.Millisecond && td.SincePeerData < 100*time.Millisecond
+	if td.PeerUnanswered && td.HasPeerData && td.SincePeerData >= 10*time.Millisecond && !race {
+		s.premature.add(td.SincePeerData)
+		s.prematureEv = appendEvidence(s.prematureEv, c.opts.MaxEvidence, td.At, "FIN from "+s.addr.String()+" before any response, "+secs(td.SincePeerData)+" after the request")
+		s.prematureConns = appendConn(s.prematureConns, c.opts.MaxEvidence, unmap(fc.Client), s.addr)
+		if s.premFirst.IsZero() {
+			s.premFirst = td.At.Time
+		}
+		s.premLast = td.At.Time
+	}
+	// An idle close: the server's FIN after its last response with no
+	// request outstanding, or one crossing a request that arrived just
+	// before (the race itself). Its delay after the server's own last
+	// bytes is the server's idle timer.
+	if td.HasOwnData && td.SinceOwnData >= 50*time.Millisecond &&
+		(!td.PeerUnanswered || (td.HasPeerData && td.SincePeerData*10 < td.SinceOwnData)) {
+		s.idle.add(td.SinceOwnData)
+	}
+}
+
+func appendEvidence(l []httpmatch.Evidence, max int, at flows.FrameRef, what string) []httpmatch.Evidence {
+	if len(l) >= max {
+		return l
+	}
+	return append(l, httpmatch.Evidence{File: at.File, Frame: at.Frame, Time: at.Time, What: what})
+}
+
+// event is a connect outcome waiting in the reorder buffer.
+type event struct {
+	server  *server
+	time    time.Time
+	client  netip.AddrPort
+	ok      bool
+	refused bool
+	syn     flows.FrameRef
+	answer  flows.FrameRef
+}
+
+type eventHeap []*event
+
+func (h eventHeap) Len() int           { return len(h) }
+func (h eventHeap) Less(i, j int) bool { return h[i].time.Before(h[j].time) }
+func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)        { *h = append(*h, x.(*event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
+}

@@ -1,0 +1,223 @@
+package findings
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"why502/capture"
+	"why502/flows"
+	"why502/httpmatch"
+)
+
+// Kind names a finding.
+type Kind string
+
+// The finding kinds (issue 5).
+const (
+	BackendDown     Kind = "backend_down"
+	WriteTimeout    Kind = "write_timeout"
+	KeepaliveRace   Kind = "keepalive_race"
+	StaleUpstream   Kind = "stale_upstream"
+	HiddenRetries   Kind = "hidden_retries"
+	CaptureCoverage Kind = "capture_coverage"
+)
+
+// Finding is one conclusion with its evidence and what to change.
+type Finding struct {
+	Kind Kind
+	// Upstream is the backend concerned; invalid for CaptureCoverage.
+	Upstream netip.AddrPort
+	// Start and End bound the window the finding covers; End is zero when
+	// the window was still open at the end of the capture.
+	Start, End time.Time
+	// Count is what the finding counts: refused or unanswered connects
+	// (backend_down, stale_upstream), premature closes (write_timeout),
+	// races (keepalive_race), retried requests (hidden_retries), problems
+	// (capture_coverage).
+	Count      int
+	Conclusion string
+	Advice     string
+	Evidence   []httpmatch.Evidence
+	// Conns are the connections involved (client side first), at most
+	// Options.MaxEvidence of them, for a display filter or a slice.
+	Conns [][2]netip.AddrPort
+
+	// Kind-specific numbers; zero when they do not apply.
+	Down            time.Duration // backend_down: End - Start
+	Requests        int           // requests that got a 5xx because of it
+	Retried         int           // requests that were retried invisibly
+	WriteTimeout    time.Duration // write_timeout: the close delay inferred
+	Jitter          time.Duration // write_timeout, keepalive_race: spread (max - min) of the samples
+	IdleTimeout     time.Duration // keepalive_race: the backend's idle timeout inferred
+	IdleSamples     int           // keepalive_race: idle closes it was inferred from
+	ProxyIdleMax    time.Duration // keepalive_race: longest idle before the proxy reused a connection
+	ExtraLatency    time.Duration // hidden_retries: total latency the failed attempts added
+	MaxExtraLatency time.Duration // hidden_retries: the most added to one request
+	Methods         map[string]int
+	Crash           bool // backend_down: every open connection was closed at once
+}
+
+// Options tune a Collector. The zero value gives the defaults.
+type Options struct {
+	// MaxEvidence caps the evidence frames and connections kept per finding. Default 8.
+	MaxEvidence int
+	// Reorder is how long, in capture time, a connect outcome waits before
+	// it is used, so that outcomes learned out of order (a refused connect
+	// is done only after its linger) are taken in SYN order. Default 4s.
+	Reorder time.Duration
+	// ConnectTimeout decides a SYN unanswered this long as failed. Default 3s.
+	ConnectTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxEvidence <= 0 {
+		o.MaxEvidence = 8
+	}
+	if o.Reorder <= 0 {
+		o.Reorder = 4 * time.Second
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 3 * time.Second
+	}
+	return o
+}
+
+// Coverage is what the run knows about its input, for capture_coverage.
+type Coverage struct {
+	Files   []string
+	Capture capture.Stats
+	Flows   flows.Stats
+	Analyze httpmatch.AnalyzeStats
+}
+
+// Collector gathers connections and incidents and, at the end, states the
+// findings. Feed it with Tap (connections) and Incident; call Findings
+// once after the Analyzer's Flush. Not safe for concurrent use.
+type Collector struct {
+	opts Options
+	now  time.Time
+
+	servers map[netip.AddrPort]*server
+	// upstreams are the servers the proxy was seen using (incident attempts).
+	upstreams map[netip.AddrPort]bool
+	fronts    map[netip.AddrPort]bool
+
+	pending  map[uint64]*flows.Conn // connect attempts still in their handshake
+	resolved map[uint64]bool        // attempts whose outcome was taken before Done
+	events   eventHeap
+	turns    map[uint64]int // requests seen so far per live connection
+
+	retries   map[netip.AddrPort]*retryAgg
+	races     map[netip.AddrPort]*raceAgg
+	inferred  int
+	incidents int
+	// Timeline is per second, per upstream.
+	timeline map[netip.AddrPort]map[int64]*Bucket
+}
+
+// New returns an empty Collector.
+func New(opts Options) *Collector {
+	return &Collector{
+		opts:      opts.withDefaults(),
+		servers:   map[netip.AddrPort]*server{},
+		upstreams: map[netip.AddrPort]bool{},
+		fronts:    map[netip.AddrPort]bool{},
+		pending:   map[uint64]*flows.Conn{},
+		resolved:  map[uint64]bool{},
+		turns:     map[uint64]int{},
+		retries:   map[netip.AddrPort]*retryAgg{},
+		races:     map[netip.AddrPort]*raceAgg{},
+		timeline:  map[netip.AddrPort]map[int64]*Bucket{},
+	}
+}
+
+func unmap(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+func (c *Collector) clock(t time.Time) {
+	if t.After(c.now) {
+		c.now = t
+	}
+}
+
+func (c *Collector) server(ap netip.AddrPort) *server {
+	ap = unmap(ap)
+	s := c.servers[ap]
+	if s == nil {
+		s = &server{addr: ap}
+		c.servers[ap] = s
+	}
+	return s
+}
+
+// Bucket counts one second of one upstream's traffic.
+type Bucket struct {
+	Requests  int // requests sent to it (client turns on its connections)
+	Failed    int // connects refused or unanswered
+	Status5xx int // 5xx the proxy sent with it as the last attempt's upstream
+}
+
+func (c *Collector) bucket(up netip.AddrPort, t time.Time) *Bucket {
+	m := c.timeline[up]
+	if m == nil {
+		m = map[int64]*Bucket{}
+		c.timeline[up] = m
+	}
+	s := t.Unix()
+	b := m[s]
+	if b == nil {
+		b = &Bucket{}
+		m[s] = b
+	}
+	return b
+}
+
+// TimelineRow is one second of the timeline.
+type TimelineRow struct {
+	Second time.Time
+	Bucket
+}
+
+// Timeline returns, per upstream the proxy used, its traffic per second
+// (only the seconds with traffic), oldest first.
+func (c *Collector) Timeline() map[netip.AddrPort][]TimelineRow {
+	out := map[netip.AddrPort][]TimelineRow{}
+	for up, m := range c.timeline {
+		if !c.upstreams[up] {
+			continue
+		}
+		rows := make([]TimelineRow, 0, len(m))
+		for s, b := range m {
+			rows = append(rows, TimelineRow{Second: time.Unix(s, 0).UTC(), Bucket: *b})
+		}
+		slices.SortFunc(rows, func(a, b TimelineRow) int { return a.Second.Compare(b.Second) })
+		out[up] = rows
+	}
+	return out
+}
+
+// Incident takes one incident or hidden failure, as the Analyzer decides it.
+func (c *Collector) Incident(in httpmatch.Incident) {
+	c.clock(in.Time)
+	c.fronts[unmap(in.Proxy)] = true
+	for _, a := range in.Attempts {
+		c.upstreams[unmap(a.Upstream)] = true
+	}
+	if in.Upstream.IsValid() {
+		c.upstreams[unmap(in.Upstream)] = true
+	}
+	if !in.Hidden {
+		c.incidents++
+		if in.Inferred {
+			c.inferred++
+		}
+		if in.Upstream.IsValid() {
+			c.bucket(unmap(in.Upstream), in.Time).Status5xx++
+		}
+	}
+	c.raceIncident(&in)
+	c.retryIncident(&in)
+	c.downIncident(&in)
+}

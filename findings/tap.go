@@ -1,0 +1,50 @@
+package findings
+
+import (
+	"time"
+
+	"why502/flows"
+)
+
+// Tap is a flows.Handler that hands everything to Next (the Analyzer)
+// and also shows every connection to the Collector: the findings need the
+// connections that produced no 5xx (the successful connects that end a
+// down window, the idle closes that reveal a keep-alive timeout).
+type Tap struct {
+	Next      flows.Handler
+	Collector *Collector
+	starter   flows.Starter
+}
+
+// NewTap returns a Tap forwarding to next (and to its Start, if it has one).
+func NewTap(next flows.Handler, c *Collector) *Tap {
+	t := &Tap{Next: next, Collector: c}
+	t.starter, _ = next.(flows.Starter)
+	return t
+}
+
+// Start implements flows.Starter.
+func (t *Tap) Start(c *flows.Conn) {
+	if t.starter != nil {
+		t.starter.Start(c)
+	}
+	t.Collector.start(c)
+}
+
+// Data implements flows.Handler.
+func (t *Tap) Data(c *flows.Conn, ch flows.Chunk) {
+	t.Next.Data(c, ch)
+	t.Collector.data(c, ch)
+}
+
+// Gap implements flows.Handler.
+func (t *Tap) Gap(c *flows.Conn, g flows.Gap) { t.Next.Gap(c, g) }
+
+// Done implements flows.Handler.
+func (t *Tap) Done(c *flows.Conn) {
+	t.Next.Done(c)
+	t.Collector.Conn(c)
+}
+
+// Advance moves the Collector's capture time to t (each packet's time).
+func (t *Tap) Advance(tm time.Time) { t.Collector.Advance(tm) }
