@@ -50,6 +50,8 @@ func parse(fs *pflag.FlagSet, args []string) (code int, done bool) {
 	case errors.Is(err, pflag.ErrHelp):
 		return exitOK, true
 	case err != nil:
+		// pflag says nothing itself with ContinueOnError.
+		fmt.Fprintf(fs.Output(), "%s: %v (see --help)\n", fs.Name(), err)
 		return exitUsage, true
 	}
 	return exitOK, false

@@ -24,6 +24,7 @@ const usage = `why502: what did the backend do when the proxy answered 5xx?
 Usage:
   why502 flows [flags] FILE... | -     one line per TCP connection in the capture(s)
   why502 analyze [flags] FILE... | -   each 5xx the proxy sent, with the backend event that caused it
+  why502 live -i IFACE [flags]         the same, live on the gateway's interfaces (root or CAP_NET_RAW)
   why502 help                         this text
 
 Run "why502 COMMAND --help" for a command's flags.
@@ -43,6 +44,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runFlows(args[1:], stdin, stdout, stderr)
 	case "analyze":
 		return runAnalyze(args[1:], stdin, stdout, stderr)
+	case "live":
+		return runLive(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
