@@ -54,10 +54,24 @@ func (a *Analyzer) correlate(f *record) []Attempt {
 	// another request still waiting, and preferably one the proxy
 	// answered right after (it relays at once).
 	final := -1
-	// First choice: the consistent attempt whose outcome came last, within
+	// A backend answer with the very status the proxy sent, relayed at
+	// once, is the request's own: under load a refused connect (which
+	// carries no URI) can end later than it and would otherwise be taken
+	// for the last attempt, leaving the request it belongs to without one.
+	for i, c := range cands {
+		if c.r.ex != nil && c.r.ex.Response.Status == status && c.outcome != InvalidResponse &&
+			resp.Sub(c.at) <= maxRelay && !a.claimedElsewhere(f, c, fitCost(f, c)) {
+			final = i
+			break
+		}
+	}
+	// Otherwise: the consistent attempt whose outcome came last, within
 	// maxRelay of the answer (the proxy answers once its last attempt
 	// ends), unless another waiting request fits it tighter.
 	for i, c := range cands {
+		if final >= 0 {
+			break
+		}
 		if consistent(c, status) && resp.Sub(c.at) <= maxRelay && !a.claimedElsewhere(f, c, fitCost(f, c)) {
 			final = i
 			break
@@ -76,7 +90,10 @@ func (a *Analyzer) correlate(f *record) []Attempt {
 		}
 	}
 	if final < 0 {
-		final = 0
+		// Nothing here can explain this answer: taking an attempt anyway
+		// would steal it from the request it belongs to (under load, a
+		// refused connect next to an unrelated 200).
+		return nil
 	}
 	chain := []attemptCand{cands[final]}
 	for len(chain) < maxAttempts {
