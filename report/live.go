@@ -137,7 +137,8 @@ func (lw *LiveWriter) WriteSummaryText(w io.Writer, s LiveSummary) error {
 }
 
 // writeSummary writes what analyze writes after its incidents (the
-// incidents by cause and upstream, the totals), then the kernel's counters.
+// incidents by cause and upstream, the findings, the totals), then the
+// kernel's counters.
 func (lw *LiveWriter) writeSummary(w *bufio.Writer, s LiveSummary) error {
 	if len(lw.byCause) > 0 {
 		if err := writeCauseCounts(w, lw.byCause); err != nil {
@@ -145,6 +146,7 @@ func (lw *LiveWriter) writeSummary(w *bufio.Writer, s LiveSummary) error {
 		}
 		w.WriteByte('\n')
 	}
+	writeFindingsTable(w, s.Findings)
 	writeAnalyzeSummaryText(w, s.AnalyzeSummary)
 	writeKernelStats(w, s.Duration, s.Interfaces)
 	return nil
@@ -178,6 +180,14 @@ func writeCauseCounts(w io.Writer, counts map[causeKey]int) error {
 		return fmt.Errorf("table: %w", err)
 	}
 	return nil
+}
+
+// WriteKernelStats writes how long a live capture ran and the kernel's
+// counters, for standard error when the output is the Markdown postmortem.
+func WriteKernelStats(w io.Writer, d time.Duration, ifs []capture.InterfaceStats) error {
+	bw := bufio.NewWriter(w)
+	writeKernelStats(bw, d, ifs)
+	return bw.Flush()
 }
 
 // writeKernelStats says how long the capture ran and what each socket's

@@ -62,13 +62,11 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var out incidentOutput = report.NewIncidentWriter(stdout, format)
 	if markdown {
 		format = report.Markdown
-		out = report.NewMarkdownWriter(stdout, report.MarkdownOptions{Command: reproduce(f, front, upstream, names)})
+		out = report.NewMarkdownWriter(stdout, report.MarkdownOptions{Command: reproduce(f.filter, front, upstream, names)})
 	}
 	var writeErr error
-	col := findings.New(findings.Options{})
 	var slicesWanted []report.Slice
-	an := httpmatch.NewAnalyzer(aopts, func(in httpmatch.Incident) {
-		col.Incident(in)
+	pl := newPipeline(aopts, flows.Options{IdleTimeout: f.idle, MaxConns: f.maxConns, WantData: true}, func(in httpmatch.Incident) {
 		if sliceDir != "" && len(slicesWanted) < maxSlices {
 			slicesWanted = append(slicesWanted, report.IncidentSlice(len(slicesWanted)+1, &in))
 		}
@@ -76,18 +74,9 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			writeErr = out.Incident(in)
 		}
 	})
-	tap := findings.NewTap(an, col)
-	tr := flows.New(flows.Options{IdleTimeout: f.idle, MaxConns: f.maxConns, WantData: true}, tap)
-	readErr := pump(r, func(p *capture.Packet) {
-		tr.Add(p)
-		an.Advance(p.Time)
-		tap.Advance(p.Time)
-	}, func() bool { return writeErr != nil })
-	tr.Flush()
-	an.Flush()
-	sum := report.AnalyzeSummary{Files: names, Capture: r.Stats(), Flows: tr.Stats(), Analyze: an.Stats(), Warnings: r.Warnings()}
-	sum.Findings = col.Findings(findings.Coverage{Files: names, Capture: sum.Capture, Flows: sum.Flows, Analyze: sum.Analyze})
-	sum.Timeline = col.Timeline()
+	readErr := pump(r, pl.add, func() bool { return writeErr != nil })
+	pl.flush()
+	sum := pl.summary(names, r.Stats(), r.Warnings())
 	if sliceDir != "" {
 		if code := writeSlices(sliceDir, f, names, slicesWanted, sum.Findings, stderr); code != exitOK {
 			return code
@@ -112,10 +101,10 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // reproduce is the command line that gives the same analysis, for the
 // Markdown report: the input flags and files, not the output ones.
-func reproduce(f inputFlags, front, upstream, names []string) string {
+func reproduce(filter string, front, upstream, names []string) string {
 	parts := []string{"why502 analyze"}
-	if f.filter != "" {
-		parts = append(parts, "-f '"+f.filter+"'")
+	if filter != "" {
+		parts = append(parts, "-f '"+filter+"'")
 	}
 	for _, s := range front {
 		parts = append(parts, "--front "+s)

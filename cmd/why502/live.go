@@ -66,7 +66,7 @@ func newLiveFlagSet(f *liveFlags, stderr io.Writer) *pflag.FlagSet {
 		fmt.Fprint(stderr, "Usage: why502 live -i IFACE [-i IFACE]... [flags]\n\n"+
 			"Captures on the gateway's interfaces (AF_PACKET, needs root or CAP_NET_RAW) and prints each 5xx the proxy sends,\n"+
 			"with the upstream event that caused it, about a second after it happened. Stops on Ctrl-C, --duration or --count,\n"+
-			"then prints the summary and the kernel's drop counters.\n"+
+			"then prints the summary, the findings and the kernel's drop counters; --format markdown writes the postmortem of analyze then.\n"+
 			"Exit status: 0 done, 1 usage error, 2 capture failed (not root, unknown interface, filter the kernel cannot take), 3 output failed.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -76,7 +76,7 @@ func newLiveFlagSet(f *liveFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (e.g. 10m); 0 runs until Ctrl-C")
 	fs.Int64VarP(&f.count, "count", "c", 0, "stop after this many TCP packets (as tcpdump -c); 0 means no limit")
 	fs.StringVarP(&f.write, "write", "w", "", "also write the packets to this pcapng file, for why502 analyze or Wireshark later")
-	fs.StringVar(&f.format, "format", "table", "output format: table (one row per incident) or jsonl")
+	fs.StringVar(&f.format, "format", "table", "output format: table (one row per incident), jsonl, or markdown (analyze's postmortem, written when the capture stops)")
 	fs.StringArrayVar(&f.front, "front", nil, "the proxy's listening ip:port (repeatable; default: inferred)")
 	fs.StringArrayVar(&f.upstream, "upstream", nil, "a backend ip:port, ip or network (repeatable; default: inferred)")
 	fs.IntVarP(&f.snaplen, "snaplen", "s", 0, "bytes kept of each packet (default 262144)")
@@ -104,7 +104,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	if len(f.ifaces) == 0 {
 		return fail(exitUsage, "no interface given: -i IFACE (or -i any)")
 	}
-	format, err := report.ParseFormat(f.format, report.Table, report.JSONL)
+	format, err := report.ParseFormat(f.format, report.Table, report.JSONL, report.Markdown)
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
@@ -168,8 +168,13 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "why502 live: capturing on %s; Ctrl-C to stop\n", what)
 
-	lv := newLiveRun(aopts, flows.Options{IdleTimeout: f.idle, MaxConns: f.maxConns, Linger: liveLinger, WantData: true},
-		report.NewLiveWriter(stdout, format), f.count)
+	var out liveOutput
+	if format == report.Markdown {
+		out = liveMarkdown{report.NewMarkdownWriter(stdout, report.MarkdownOptions{Command: liveReproduce(f)})}
+	} else {
+		out = report.NewLiveWriter(stdout, format)
+	}
+	lv := newLiveRun(aopts, flows.Options{IdleTimeout: f.idle, MaxConns: f.maxConns, Linger: liveLinger, WantData: true}, out, f.count)
 	if width, ok := terminalWidth(stderr); ok {
 		lv.status = report.NewStatusLine(stderr, width)
 		lv.kernel = r
@@ -187,7 +192,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	}
 	kstats, kerr := r.LiveStats()
 	sum := report.LiveSummary{
-		AnalyzeSummary: report.AnalyzeSummary{Files: f.ifaces, Capture: r.Stats(), Flows: lv.tr.Stats(), Analyze: lv.an.Stats(), Warnings: r.Warnings()},
+		AnalyzeSummary: lv.pl.summary(f.ifaces, r.Stats(), r.Warnings()),
 		Duration:       time.Since(start), Interfaces: kstats,
 	}
 	report.WriteWarnings(stderr, "why502", report.FlowsSummary{Capture: sum.Capture, Warnings: sum.Warnings})
@@ -201,8 +206,15 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	if writeErr != nil {
 		return fail(exitOutput, "%v", writeErr)
 	}
-	if format == report.JSONL {
-		lv.out.WriteSummaryText(stderr, sum)
+	// JSON lines and the postmortem keep standard output for themselves:
+	// the text summary, or the kernel's counters, go to standard error.
+	switch out := lv.out.(type) {
+	case *report.LiveWriter:
+		if format == report.JSONL {
+			out.WriteSummaryText(stderr, sum)
+		}
+	case liveMarkdown:
+		report.WriteKernelStats(stderr, sum.Duration, sum.Interfaces)
 	}
 	if readErr != nil {
 		if f.write != "" && strings.HasPrefix(readErr.Error(), "write "+f.write+":") {
@@ -211,6 +223,32 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		return fail(exitInput, "%v", readErr)
 	}
 	return exitOK
+}
+
+// liveOutput is what a live run writes incidents to: the streaming rows
+// or lines, or the Markdown postmortem written at the stop.
+type liveOutput interface {
+	Incident(httpmatch.Incident) error
+	Close(report.LiveSummary) error
+}
+
+// liveMarkdown is analyze's postmortem for a live run. The MarkdownWriter
+// keeps only the first incidents and the first of each cause, so a run of
+// days holds no more than a short one.
+type liveMarkdown struct{ *report.MarkdownWriter }
+
+func (m liveMarkdown) Close(s report.LiveSummary) error {
+	return m.MarkdownWriter.Close(s.AnalyzeSummary)
+}
+
+// liveReproduce is the analyze command that gives the postmortem again:
+// on the -w file, or on a capture to be taken with -w.
+func liveReproduce(f liveFlags) string {
+	file := f.write
+	if file == "" {
+		file = "CAPTURE.pcapng"
+	}
+	return reproduce(f.filter, f.front, f.upstream, []string{file})
 }
 
 // roleOptions parses --front and --upstream into analyzer options.
@@ -268,9 +306,8 @@ type kernelStats interface {
 // capture's ticks advance them to its watermark while no packet comes, so
 // that decisions are not held back by a quiet interface.
 type liveRun struct {
-	tr       *flows.Tracker
-	an       *httpmatch.Analyzer
-	out      *report.LiveWriter
+	pl       *pipeline
+	out      liveOutput
 	writeErr error
 	count    int64 // stop after this many packets; 0: no limit
 
@@ -285,10 +322,9 @@ type liveRun struct {
 	lastStatus time.Time
 }
 
-func newLiveRun(aopts httpmatch.AnalyzeOptions, fopts flows.Options, out *report.LiveWriter, count int64) *liveRun {
+func newLiveRun(aopts httpmatch.AnalyzeOptions, fopts flows.Options, out liveOutput, count int64) *liveRun {
 	lv := &liveRun{out: out, count: count}
-	lv.an = httpmatch.NewAnalyzer(aopts, lv.incident)
-	lv.tr = flows.New(fopts, lv.an)
+	lv.pl = newPipeline(aopts, fopts, lv.incident)
 	return lv
 }
 
@@ -313,9 +349,7 @@ func (lv *liveRun) run(src liveSource) error {
 		p, err := src.Next()
 		switch {
 		case errors.Is(err, capture.ErrTick):
-			wm := src.Watermark()
-			lv.tr.Advance(wm)
-			lv.an.Advance(wm)
+			lv.pl.advance(src.Watermark())
 			lv.refresh(time.Now())
 			continue
 		case errors.Is(err, io.EOF):
@@ -323,8 +357,7 @@ func (lv *liveRun) run(src liveSource) error {
 		case err != nil:
 			return err
 		}
-		lv.tr.Add(p)
-		lv.an.Advance(p.Time)
+		lv.pl.add(p)
 		lv.packets++
 		lv.bytes += int64(p.WireLen)
 		// The kernel stamps packets with the wall clock: no clock read per packet.
@@ -345,7 +378,7 @@ func (lv *liveRun) refresh(now time.Time) {
 	}
 	st := report.LiveStatus{
 		Elapsed: now.Sub(lv.started), Packets: lv.packets,
-		Conns: lv.tr.Stats().Live, Responses5xx: lv.an.Stats().Responses5xx,
+		Conns: lv.pl.tr.Stats().Live, Responses5xx: lv.pl.an.Stats().Responses5xx,
 	}
 	if d := now.Sub(lv.lastStatus); d > 0 {
 		st.Mbps = float64(lv.bytes-lv.lastBytes) * 8 / d.Seconds() / 1e6
@@ -364,8 +397,7 @@ func (lv *liveRun) refresh(now time.Time) {
 // finish decides everything still waiting, as analyze does at the end of
 // its input, and removes the status line.
 func (lv *liveRun) finish() {
-	lv.tr.Flush()
-	lv.an.Flush()
+	lv.pl.flush()
 	if lv.status != nil {
 		lv.status.Clear()
 	}

@@ -139,14 +139,13 @@ func TestLiveLatency(t *testing.T) {
 	var late []string
 	n := 0
 	lv := newLiveRun(httpmatch.AnalyzeOptions{Hold: liveHold}, flows.Options{Linger: liveLinger, WantData: true},
-		report.NewLiveWriter(io.Discard, report.JSONL), 0)
-	lv.an = httpmatch.NewAnalyzer(httpmatch.AnalyzeOptions{Hold: liveHold}, func(in httpmatch.Incident) {
-		n++
-		if d := src.Watermark().Sub(in.Time); d > liveHold+liveTick {
-			late = append(late, in.Method+" "+in.URI+": "+d.String())
-		}
-	})
-	lv.tr = flows.New(flows.Options{Linger: liveLinger, WantData: true}, lv.an)
+		incidentFunc(func(in httpmatch.Incident) error {
+			n++
+			if d := src.Watermark().Sub(in.Time); d > liveHold+liveTick {
+				late = append(late, in.Method+" "+in.URI+": "+d.String())
+			}
+			return nil
+		}), 0)
 	if err := lv.run(src); err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +154,94 @@ func TestLiveLatency(t *testing.T) {
 	}
 	if len(late) > 0 {
 		t.Errorf("incidents decided later than %v after the 5xx: %s", liveHold+liveTick, strings.Join(late, "; "))
+	}
+}
+
+// incidentFunc is a liveOutput that hands each incident to a function.
+type incidentFunc func(httpmatch.Incident) error
+
+func (f incidentFunc) Incident(in httpmatch.Incident) error { return f(in) }
+func (incidentFunc) Close(report.LiveSummary) error         { return nil }
+
+// replayLive runs files through the live pipeline into out, as runLive
+// does from the capture until its stop, and closes out with the summary.
+func replayLive(t *testing.T, files []string, out liveOutput) {
+	t.Helper()
+	r, err := capture.Open(files, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	lv := newLiveRun(httpmatch.AnalyzeOptions{Hold: liveHold}, flows.Options{Linger: liveLinger, WantData: true}, out, 0)
+	if err := lv.run(&replay{r: r, tick: liveTick}); err != nil {
+		t.Fatal(err)
+	}
+	lv.finish()
+	if lv.writeErr != nil {
+		t.Fatal(lv.writeErr)
+	}
+	if err := out.Close(report.LiveSummary{AnalyzeSummary: lv.pl.summary(files, r.Stats(), r.Warnings())}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// postmortemHead is the part of a Markdown postmortem that does not depend
+// on the order the incidents were decided in: the summary, the findings
+// and the timeline (the ladders show the first incident of each cause).
+func postmortemHead(doc string) string {
+	for _, h := range []string{"### What happened on the wire", "### Incidents", "### Reproduce"} {
+		if i := strings.Index(doc, h); i >= 0 {
+			return doc[:i]
+		}
+	}
+	return doc
+}
+
+// findingsBlock is the "Findings:" block of a table summary, or "".
+func findingsBlock(out string) string {
+	i := strings.Index(out, "\nFindings:\n")
+	if i < 0 {
+		return ""
+	}
+	b, _, _ := strings.Cut(out[i+1:], "\n\n")
+	return b
+}
+
+// TestLiveFindingsMatchAnalyze replays every sample through the live
+// pipeline and holds its findings to analyze's on the same file: the
+// postmortem of --format markdown up to its ladders, and the findings
+// after the table.
+func TestLiveFindingsMatchAnalyze(t *testing.T) {
+	withFindings := 0
+	for name, files := range sampleFiles(t) {
+		t.Run(name, func(t *testing.T) {
+			code, want, errOut := runCLI(t, nil, append([]string{"analyze", "--format", "markdown"}, files...)...)
+			if code != exitOK {
+				t.Fatalf("analyze: exit %d: %s", code, errOut)
+			}
+			var md bytes.Buffer
+			replayLive(t, files, liveMarkdown{report.NewMarkdownWriter(&md,
+				report.MarkdownOptions{Command: reproduce("", nil, nil, files)})})
+			if got := postmortemHead(md.String()); got != postmortemHead(want) {
+				t.Errorf("live and analyze postmortems disagree\n- want (analyze):\n%s\n-  got (live):\n%s", postmortemHead(want), got)
+			}
+			if strings.Contains(want, "### Findings") {
+				withFindings++
+			}
+
+			code, want, errOut = runCLI(t, nil, append([]string{"analyze"}, files...)...)
+			if code != exitOK {
+				t.Fatalf("analyze: exit %d: %s", code, errOut)
+			}
+			var tab bytes.Buffer
+			replayLive(t, files, report.NewLiveWriter(&tab, report.Table))
+			if got, want := findingsBlock(tab.String()), findingsBlock(want); got != want {
+				t.Errorf("live and analyze findings disagree\n- want (analyze):\n%s\n-  got (live):\n%s", want, got)
+			}
+		})
+	}
+	if withFindings == 0 {
+		t.Error("no sample has findings: the comparison proves nothing")
 	}
 }
 
@@ -167,7 +254,8 @@ func TestLiveUsage(t *testing.T) {
 	}{
 		{"no interface", []string{"live"}, exitUsage, "no interface given"},
 		{"a file", []string{"live", "-i", "lo", "x.pcap"}, exitUsage, "use why502 analyze for files"},
-		{"bad format", []string{"live", "-i", "lo", "--format", "json"}, exitUsage, `unknown format "json"`},
+		{"bad format", []string{"live", "-i", "lo", "--format", "json"}, exitUsage, `unknown format "json" (want table, jsonl, markdown)`},
+		{"markdown accepted", []string{"live", "-i", "lo", "--format", "markdown", "--count", "-1"}, exitUsage, "cannot be negative"},
 		{"udp filter", []string{"live", "-i", "lo", "-f", "udp port 53"}, exitUsage, "only TCP segments are decoded"},
 		{"bad front", []string{"live", "-i", "lo", "--front", "x"}, exitUsage, "--front"},
 		{"missing bpf file", []string{"live", "-i", "lo", "--bpf-file", "/nonexistent/prog"}, exitInput, "--bpf-file"},
