@@ -112,9 +112,14 @@ type Collector struct {
 	races     map[netip.AddrPort]*raceAgg
 	inferred  int
 	incidents int
-	// Timeline is per second, per upstream.
+	// Timeline is per bin (one second, wider on long runs), per upstream.
 	timeline map[netip.AddrPort]map[int64]*Bucket
+	binSecs  int64
 }
+
+// maxTimelineBins bounds each upstream's timeline: past it the bins
+// double in width, so a live run of days keeps a bounded timeline.
+const maxTimelineBins = 4096
 
 // New returns an empty Collector.
 func New(opts Options) *Collector {
@@ -129,6 +134,7 @@ func New(opts Options) *Collector {
 		retries:   map[netip.AddrPort]*retryAgg{},
 		races:     map[netip.AddrPort]*raceAgg{},
 		timeline:  map[netip.AddrPort]map[int64]*Bucket{},
+		binSecs:   1,
 	}
 }
 
@@ -165,23 +171,55 @@ func (c *Collector) bucket(up netip.AddrPort, t time.Time) *Bucket {
 		m = map[int64]*Bucket{}
 		c.timeline[up] = m
 	}
-	s := t.Unix()
+	s := floorDiv(t.Unix(), c.binSecs) * c.binSecs
 	b := m[s]
 	if b == nil {
+		if len(m) >= maxTimelineBins {
+			c.widenBins()
+			return c.bucket(up, t)
+		}
 		b = &Bucket{}
 		m[s] = b
 	}
 	return b
 }
 
-// TimelineRow is one second of the timeline.
+// widenBins doubles the width of every timeline's bins, merging them.
+func (c *Collector) widenBins() {
+	c.binSecs *= 2
+	for up, m := range c.timeline {
+		wide := make(map[int64]*Bucket, len(m)/2+1)
+		for s, b := range m {
+			k := floorDiv(s, c.binSecs) * c.binSecs
+			if w := wide[k]; w != nil {
+				w.Requests += b.Requests
+				w.Failed += b.Failed
+				w.Status5xx += b.Status5xx
+			} else {
+				wide[k] = b
+			}
+		}
+		c.timeline[up] = wide
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// TimelineRow is one bin of the timeline: a second, or more on long runs
+// (see maxTimelineBins); Second is the bin's start.
 type TimelineRow struct {
 	Second time.Time
 	Bucket
 }
 
-// Timeline returns, per upstream the proxy used, its traffic per second
-// (only the seconds with traffic), oldest first.
+// Timeline returns, per upstream the proxy used, its traffic per bin
+// (only the bins with traffic), oldest first.
 func (c *Collector) Timeline() map[netip.AddrPort][]TimelineRow {
 	out := map[netip.AddrPort][]TimelineRow{}
 	for up, m := range c.timeline {
