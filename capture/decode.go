@@ -124,7 +124,7 @@ func decodeFrame(link uint32, frame []byte, wireLen int, p *Packet) (res result,
 	case etherIPv4:
 		return decodeIPv4(b, wireLen-linkLen, p)
 	case etherIPv6:
-		return decodeIPv6(b, p)
+		return decodeIPv6(b, wireLen-linkLen, p)
 	}
 	return resNonTCP, false, ""
 }
@@ -150,6 +150,12 @@ func decodeIPv4(b []byte, ipWire int, p *Packet) (result, bool, string) {
 	}
 	if total < ihl {
 		return resMalformed, false, "IPv4 total length shorter than its header"
+	}
+	if total > ipWire {
+		// More than the frame had on the wire: not a snaplen cut but a
+		// lie, which would otherwise become a gap of up to 64 KiB
+		// blamed on the snapshot length.
+		return resMalformed, false, "IPv4 total length longer than the frame on the wire"
 	}
 	if len(b) < ihl {
 		return resMalformed, false, "IPv4 options not captured"
@@ -179,7 +185,7 @@ const (
 	ip6DestOpts = 60
 )
 
-func decodeIPv6(b []byte, p *Packet) (result, bool, string) {
+func decodeIPv6(b []byte, ipWire int, p *Packet) (result, bool, string) {
 	if len(b) < 40 {
 		return resMalformed, false, "IPv6 header not captured"
 	}
@@ -190,6 +196,9 @@ func decodeIPv6(b []byte, p *Packet) (result, bool, string) {
 	if plen == 0 {
 		// Jumbogram or offload: trust what was captured.
 		plen = len(b) - 40
+	}
+	if 40+plen > ipWire {
+		return resMalformed, false, "IPv6 payload length longer than the frame on the wire"
 	}
 	next := b[6]
 	src := netip.AddrFrom16([16]byte(b[8:24]))

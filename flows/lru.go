@@ -46,3 +46,33 @@ func (l *lru) moveToFront(c *conn) {
 	l.remove(c)
 	l.pushFront(c)
 }
+
+// fifo is an intrusive list of connections in order of start, oldest
+// first, for eviction under Options.StartOrder.
+type fifo struct {
+	head, tail *conn
+}
+
+func (l *fifo) pushBack(c *conn) {
+	c.older, c.newer = l.tail, nil
+	if l.tail != nil {
+		l.tail.newer = c
+	} else {
+		l.head = c
+	}
+	l.tail = c
+}
+
+func (l *fifo) remove(c *conn) {
+	if c.older != nil {
+		c.older.newer = c.newer
+	} else {
+		l.head = c.newer
+	}
+	if c.newer != nil {
+		c.newer.older = c.older
+	} else {
+		l.tail = c.older
+	}
+	c.older, c.newer = nil, nil
+}

@@ -27,7 +27,9 @@ type conn struct {
 	Conn
 	key        key
 	prev, next *conn // lru links
-	closed     bool  // both FINs or a RST: on the linger list
+	older      *conn // start order links (Options.StartOrder only)
+	newer      *conn
+	closed     bool // both FINs or a RST: on the linger list
 	half       [2]half
 
 	isn       uint32 // client's ISN, to tell a SYN retransmission from port reuse
@@ -48,8 +50,9 @@ type Tracker struct {
 	h       Handler
 	starter Starter // h, if it implements Starter
 	conns   map[key]*conn
-	open    lru // not closed, most recently active first
-	linger  lru // closed, kept for Options.Linger
+	open    lru  // not closed, most recently active first
+	linger  lru  // closed, kept for Options.Linger
+	started fifo // tracked, oldest first (Options.StartOrder only)
 	now     time.Time
 	nextID  uint64
 	stats   Stats
@@ -127,7 +130,7 @@ func (t *Tracker) reused(c *conn, p *capture.Packet) bool {
 }
 
 func (t *Tracker) start(k key, p *capture.Packet) *conn {
-	if len(t.conns) >= t.opts.MaxConns {
+	for len(t.conns) > 0 && len(t.conns)+len(t.order.held) >= t.opts.MaxConns {
 		t.evict()
 	}
 	t.nextID++
@@ -152,6 +155,9 @@ func (t *Tracker) start(k key, p *capture.Packet) *conn {
 	}
 	t.conns[k] = c
 	t.open.pushFront(c)
+	if t.opts.StartOrder {
+		t.started.pushBack(c)
+	}
 	return c
 }
 
@@ -187,7 +193,24 @@ func (t *Tracker) expire() {
 
 // evict makes room for one connection: a lingering one if any (it is over
 // anyway), else the least recently active open one, which is shed.
+//
+// With StartOrder, finished connections wait (in memory, counted against
+// MaxConns) for every older one, so finishing any but the oldest frees
+// nothing: the oldest tracked connection is finished instead (shed if it is
+// still open), which delivers it and the finished ones behind it. Without
+// this, one connection that never closes would hold back, in memory, every
+// connection started after it, whatever MaxConns says.
 func (t *Tracker) evict() {
+	if t.opts.StartOrder {
+		if c := t.started.head; c != nil {
+			if !c.closed {
+				c.Shed = true
+				t.stats.Shed++
+			}
+			t.finish(c)
+		}
+		return
+	}
 	if c := t.linger.tail; c != nil {
 		t.finish(c)
 		return
@@ -208,6 +231,9 @@ func (t *Tracker) finish(c *conn) {
 		t.open.remove(c)
 	}
 	delete(t.conns, c.key)
+	if t.opts.StartOrder {
+		t.started.remove(c)
+	}
 	t.finishHalf(c, ClientToServer, c.lastFrame)
 	t.finishHalf(c, ServerToClient, c.lastFrame)
 	for d := range c.half {
