@@ -13,6 +13,7 @@ func (c *Collector) start(fc *flows.Conn) {
 	c.clock(fc.First.Time)
 	if fc.Handshake == flows.Unanswered {
 		c.pending[fc.ID] = fc
+		heap.Push(&c.due, dueConn{id: fc.ID, syn: fc.First.Time})
 	}
 }
 
@@ -35,16 +36,59 @@ func (c *Collector) countTurns(fc *flows.Conn, t time.Time) {
 // known are taken, and outcomes older than Options.Reorder are used.
 func (c *Collector) Advance(t time.Time) {
 	c.clock(t)
-	for id, fc := range c.pending {
-		if fc.Handshake != flows.Unanswered || c.now.Sub(fc.First.Time) >= c.opts.ConnectTimeout {
-			delete(c.pending, id)
-			c.resolved[id] = true
-			c.push(fc)
+	if c.opts.ConnectTimeout > c.opts.Reorder {
+		c.resolveAll()
+	} else {
+		// An attempt's event is used Reorder after its SYN, and by then
+		// (ConnectTimeout <= Reorder) its outcome is known: answered, or
+		// timed out. Taking an answered attempt at its ConnectTimeout
+		// instead of at its answer gives the same event (the handshake's
+		// outcome does not change once decided), used at the same time.
+		for len(c.due) > 0 && c.now.Sub(c.due[0].syn) >= c.opts.ConnectTimeout {
+			d := heap.Pop(&c.due).(dueConn)
+			if fc := c.pending[d.id]; fc != nil {
+				c.resolve(fc)
+			}
 		}
 	}
 	for len(c.events) > 0 && c.now.Sub(c.events[0].time) >= c.opts.Reorder {
 		c.use(heap.Pop(&c.events).(*event))
 	}
+}
+
+// resolveAll takes every pending attempt whose outcome is known.
+func (c *Collector) resolveAll() {
+	for _, fc := range c.pending {
+		if fc.Handshake != flows.Unanswered || c.now.Sub(fc.First.Time) >= c.opts.ConnectTimeout {
+			c.resolve(fc)
+		}
+	}
+	c.due = c.due[:0]
+}
+
+func (c *Collector) resolve(fc *flows.Conn) {
+	delete(c.pending, fc.ID)
+	c.resolved[fc.ID] = true
+	c.push(fc)
+}
+
+// dueConn is a pending connect attempt and its SYN's time.
+type dueConn struct {
+	id  uint64
+	syn time.Time
+}
+
+type dueHeap []dueConn
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].syn.Before(h[j].syn) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueConn)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return d
 }
 
 func (c *Collector) push(fc *flows.Conn) {

@@ -105,8 +105,12 @@ type Collector struct {
 
 	pending  map[uint64]*flows.Conn // connect attempts still in their handshake
 	resolved map[uint64]bool        // attempts whose outcome was taken before Done
-	events   eventHeap
-	turns    map[uint64]int // requests seen so far per live connection
+	// due holds the pending attempts by SYN time, for Advance to take
+	// each once ConnectTimeout has passed instead of scanning them all at
+	// every packet (quadratic under a SYN flood).
+	due    dueHeap
+	events eventHeap
+	turns  map[uint64]int // requests seen so far per live connection
 
 	retries   map[netip.AddrPort]*retryAgg
 	races     map[netip.AddrPort]*raceAgg

@@ -111,10 +111,12 @@ type Analyzer struct {
 	conns map[uint64]*connState
 	now   time.Time
 
-	queue     pendingQueue         // exchanges waiting for their decision
-	index     map[reqKey][]*record // recent exchanges by method and URI, in start order
-	failed    []*record            // recent connect attempts, in start order
-	lastSweep time.Time            // when prune last swept the lists
+	queue     pendingQueue        // exchanges waiting for their decision
+	index     map[reqKey]*recList // recent exchanges by method and URI, in start order
+	cands     []attemptCand       // candidates' scratch list
+	chain     []attemptCand       // correlate's scratch list
+	failed    []*record           // recent connect attempts, in start order
+	lastSweep time.Time           // when prune last swept the lists
 	// unanswered are exchanges without a response, counted as requests
 	// (if on a front) at the next sweep.
 	unanswered []*record
@@ -140,8 +142,9 @@ type connState struct {
 	// seen from their SYN (flows.Starter): their outcome may be needed
 	// before they are done.
 	live    *flows.Conn
-	attempt *record   // the connect-attempt record made at Start
-	lastEnd time.Time // end of the previous exchange, for idle times
+	attempt *record      // the connect-attempt record made at Start
+	votes   *serverVotes // the server's role votes (roles.serverVotes)
+	lastEnd time.Time    // end of the previous exchange, for idle times
 	// tls: the client's first bytes were a TLS record; the connection is
 	// not parsed, its traffic is kept as frontData. checked: decided.
 	tls, checked bool
@@ -149,18 +152,25 @@ type connState struct {
 
 type reqKey struct{ method, uri string }
 
+// recList is one method and URI's recent exchanges, in start order; held
+// by pointer so that an exchange costs one map lookup.
+type recList struct{ recs []*record }
+
 // record is one exchange, or one failed connection (ex nil), kept for matching.
 type record struct {
 	conn              *connState
-	ex                *Exchange
+	ex                *keptExchange // nil for a connect attempt
 	idle              time.Duration
 	start             time.Time // request (or SYN) time
-	added             time.Time
 	used, front, dead bool
 	// votedOuter, votedInner: the record took part in a role vote as
 	// the front (outer) or the upstream (inner) exchange of a pair.
 	votedOuter, votedInner bool
 	heapAt                 time.Time
+	// The times the matching compares most, in Unix nanoseconds (nanos):
+	// as int64s they compare several times faster than as time.Time.
+	// startNs is start, heapNs heapAt, addedNs when it was added.
+	startNs, heapNs, addedNs int64
 	// awaitRetry: a failed attempt (TLS front) decided as retried; the
 	// attempt after it takes it into its chain.
 	awaitRetry bool
@@ -179,7 +189,7 @@ func NewAnalyzer(opts AnalyzeOptions, sink IncidentFunc) *Analyzer {
 		sink:  sink,
 		roles: newRoles(opts.Front, opts.Upstream),
 		conns: map[uint64]*connState{},
-		index: map[reqKey][]*record{},
+		index: map[reqKey]*recList{},
 		stats: AnalyzeStats{ByCause: map[Cause]int64{}},
 	}
 }
@@ -221,14 +231,14 @@ func (a *Analyzer) Start(c *flows.Conn) {
 	a.clock(c.First.Time)
 	cs := &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), live: c}
 	a.conns[c.ID] = cs
-	r := &record{conn: cs, start: c.First.Time, added: a.now}
+	r := a.newRecord(cs, c.First.Time)
 	cs.attempt = r
 	a.failed = insertByStart(a.failed, r)
 	if a.roles.frontHidden() {
 		// With a TLS front, a connect attempt is decided on its own, Hold
 		// after its SYN, whenever the tracker ends it: live and offline
 		// runs then decide it at the same capture time.
-		r.heapAt = c.First.Time
+		r.setHeap(c.First.Time)
 		a.queue.push(r)
 	}
 }
@@ -278,7 +288,7 @@ func (a *Analyzer) Done(c *flows.Conn) {
 		if failed {
 			// Seen without Start (a Tracker that does not call it).
 			cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server)}
-			r := &record{conn: cs, start: c.First.Time, added: a.now}
+			r := a.newRecord(cs, c.First.Time)
 			cs.attempt = r
 			a.failed = insertByStart(a.failed, r)
 		}
@@ -295,7 +305,7 @@ func (a *Analyzer) Done(c *flows.Conn) {
 	if cs.attempt != nil && failed && a.roles.frontHidden() && cs.attempt.heapAt.IsZero() {
 		// With a TLS front, a failed connect is decided on its own.
 		if _, at := outcomeOf(cs.attempt); !at.IsZero() {
-			cs.attempt.heapAt = at
+			cs.attempt.setHeap(at)
 			a.queue.push(cs.attempt)
 		}
 	}
@@ -313,7 +323,15 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 	if e.Request.Flags&Missing != 0 {
 		return // a response without its request: nothing to match it with
 	}
-	r := &record{conn: cs, ex: &e, start: e.Request.Start.Time, added: a.now}
+	x := &exchangeRecord{record: a.record(cs, e.Request.Start.Time), kept: keepExchange(&e)}
+	r := &x.record
+	r.ex = &x.kept
+	if e.Response.Status != 0 {
+		x.kept.status = e.Response.Status
+		x.kept.respNs = nanos(e.Response.Start.Time)
+		x.kept.hdrNs = nanos(headerTime(&e.Response))
+		x.kept.durNs = subNs(x.kept.respNs, r.startNs)
+	}
 	if e.Index > 0 && !cs.lastEnd.IsZero() {
 		r.idle = max(0, e.Request.Start.Time.Sub(cs.lastEnd))
 	}
@@ -324,8 +342,13 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 	cs.lastEnd = end
 	k := reqKey{e.Request.Method, e.Request.URI}
 	a.roles.sawRequest(cs.client)
-	a.roles.observe(r, a.index[k])
-	a.index[k] = insertByStart(a.index[k], r)
+	l := a.index[k]
+	if l == nil {
+		l = &recList{}
+		a.index[k] = l
+	}
+	a.roles.observe(r, l.recs)
+	l.recs = insertByStart(l.recs, r)
 	if e.Response.Status == 0 {
 		// No response: never an incident, only a request to count once
 		// its role is known. It is emitted when its connection ends,
@@ -335,13 +358,13 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 		if a.roles.frontHidden() {
 			// With a TLS front, a failed exchange is decided on its own.
 			if _, at := outcomeOf(r); !at.IsZero() {
-				r.heapAt = at
+				r.setHeap(at)
 				a.queue.push(r)
 			}
 		}
 		return
 	}
-	r.heapAt = e.Response.Start.Time
+	r.setHeap(e.Response.Start.Time)
 	a.queue.push(r)
 }
 
@@ -385,10 +408,8 @@ func (a *Analyzer) prune() {
 	a.countUnanswered()
 	limit := a.now.Add(-a.opts.Horizon)
 	for k, l := range a.index {
-		if l = sweep(l, limit); len(l) == 0 {
+		if l.recs = sweep(l.recs, limit); len(l.recs) == 0 {
 			delete(a.index, k)
-		} else {
-			a.index[k] = l
 		}
 	}
 	a.failed = sweep(a.failed, limit)
@@ -410,9 +431,10 @@ func (a *Analyzer) countUnanswered() {
 // sweep drops from l the records that can no longer be matched and those
 // added before limit.
 func sweep(l []*record, limit time.Time) []*record {
+	lim := nanos(limit)
 	out := l[:0]
 	for _, r := range l {
-		if r.added.Before(limit) {
+		if r.addedNs < lim {
 			r.dead = true
 		}
 		if !r.dead && !r.used && !r.front {
@@ -434,20 +456,24 @@ func (a *Analyzer) decide(r *record) {
 		a.decideInferred(r)
 		return
 	}
-	if r.ex == nil || !a.roles.isFront(r.conn.server) {
+	if r.ex == nil || !a.roles.isFrontConn(r.conn) {
 		return // an upstream exchange, kept as an attempt candidate
 	}
 	r.front = true
 	a.stats.Requests++
-	attempts := a.correlate(r)
+	chain := a.correlate(r)
 	status := r.ex.Response.Status
 	if status >= 500 {
 		a.stats.Responses5xx++
-		inc := a.incident(r, attempts)
+		inc := a.incident(r, attemptsOf(chain))
 		a.stats.ByCause[inc.Cause]++
 		a.sink(inc)
 		return
 	}
+	if len(chain) < 2 {
+		return // one attempt at most: no retry, no hidden failure
+	}
+	attempts := attemptsOf(chain)
 	// A failed attempt that was retried is a hidden failure; a single
 	// attempt whose answer the proxy relayed is not, even when it looks
 	// invalid to us (Caddy passes a NUL in a header name through).

@@ -35,14 +35,14 @@ func (a *Analyzer) decideInferred(r *record) {
 		a.awaiting = insertByHeap(a.awaiting, r)
 		return
 	}
-	chain := []attemptCand{{r, outcome, at}}
+	chain := []attemptCand{{r: r, outcome: outcome, at: at, atNs: nanos(at)}}
 	for len(chain) < maxAttempts {
 		prev := a.previousAttempt(chain[len(chain)-1])
 		if prev == nil {
 			break
 		}
 		oc, pat := outcomeOf(prev)
-		chain = append(chain, attemptCand{prev, oc, pat})
+		chain = append(chain, attemptCand{r: prev, outcome: oc, at: pat, atNs: nanos(pat)})
 	}
 	slices.Reverse(chain)
 	attempts := make([]Attempt, len(chain))
@@ -108,9 +108,11 @@ func (a *Analyzer) retried(r *record, at time.Time) bool {
 		}
 	}
 	if r.ex != nil {
-		for _, o := range byStart(a.index[reqKey{r.ex.Request.Method, r.ex.Request.URI}], lo, hi) {
-			if fits(o) {
-				return true
+		if l := a.index[reqKey{r.ex.Request.Method, r.ex.Request.URI}]; l != nil {
+			for _, o := range byStart(l.recs, lo, hi) {
+				if fits(o) {
+					return true
+				}
 			}
 		}
 	}

@@ -19,15 +19,21 @@ type attemptCand struct {
 	r       *record
 	outcome Cause
 	at      time.Time // when the proxy learned the outcome
+	atNs    int64     // at in Unix nanoseconds (nanos)
+	// claimed caches claimedElsewhere for this front request: 0 not
+	// asked yet, 1 no, 2 yes. Nothing it depends on changes while one
+	// front request is correlated.
+	claimed int8
 }
 
 // correlate finds the upstream attempts of front exchange f, in order, and
-// marks them used. The last attempt is the one whose outcome reached the
+// marks them used; attemptsOf makes them Attempts. The list is the
+// Analyzer's scratch buffer, valid until the next call. The last attempt is the one whose outcome reached the
 // proxy last before it answered (a proxy answers as soon as it knows);
 // earlier ones are retries, each ended before the next began. Among
 // concurrent identical requests the timing picks, and each attempt serves
 // one front request only.
-func (a *Analyzer) correlate(f *record) []Attempt {
+func (a *Analyzer) correlate(f *record) []attemptCand {
 	if f.ex.Response.Status == 0 {
 		return nil
 	}
@@ -43,13 +49,16 @@ func (a *Analyzer) correlate(f *record) []Attempt {
 	}
 	// Latest outcome first; ties by connection for a stable choice.
 	slices.SortFunc(cands, func(x, y attemptCand) int {
-		if c := y.at.Compare(x.at); c != 0 {
-			return c
+		if x.atNs != y.atNs {
+			if x.atNs > y.atNs {
+				return -1
+			}
+			return 1
 		}
 		return int(x.r.conn.id) - int(y.r.conn.id)
 	})
 	status := f.ex.Response.Status
-	resp := f.ex.Response.Start.Time
+	resp := f.ex.respNs
 	// The last attempt: consistent with the status, not a tighter fit for
 	// another request still waiting, and preferably one the proxy
 	// answered right after (it relays at once).
@@ -58,9 +67,10 @@ func (a *Analyzer) correlate(f *record) []Attempt {
 	// once, is the request's own: under load a refused connect (which
 	// carries no URI) can end later than it and would otherwise be taken
 	// for the last attempt, leaving the request it belongs to without one.
-	for i, c := range cands {
-		if c.r.ex != nil && c.r.ex.Response.Status == status && c.outcome != InvalidResponse &&
-			resp.Sub(c.at) <= maxRelay && !a.claimedElsewhere(f, c, fitCost(f, c)) {
+	for i := range cands {
+		c := &cands[i]
+		if c.r.ex != nil && c.r.ex.status == status && c.outcome != InvalidResponse &&
+			subNs(resp, c.atNs) <= int64(maxRelay) && !a.claimedElsewhere(f, c) {
 			final = i
 			break
 		}
@@ -68,21 +78,23 @@ func (a *Analyzer) correlate(f *record) []Attempt {
 	// Otherwise: the consistent attempt whose outcome came last, within
 	// maxRelay of the answer (the proxy answers once its last attempt
 	// ends), unless another waiting request fits it tighter.
-	for i, c := range cands {
+	for i := range cands {
 		if final >= 0 {
 			break
 		}
-		if consistent(c, status) && resp.Sub(c.at) <= maxRelay && !a.claimedElsewhere(f, c, fitCost(f, c)) {
+		c := &cands[i]
+		if consistent(c, status) && subNs(resp, c.atNs) <= int64(maxRelay) && !a.claimedElsewhere(f, c) {
 			final = i
 			break
 		}
 	}
 	for pass := 0; pass < 2 && final < 0; pass++ {
-		for i, c := range cands {
+		for i := range cands {
+			c := &cands[i]
 			if !consistent(c, status) {
 				continue
 			}
-			if pass == 0 && a.claimedElsewhere(f, c, fitCost(f, c)) {
+			if pass == 0 && a.claimedElsewhere(f, c) {
 				continue
 			}
 			final = i
@@ -95,19 +107,21 @@ func (a *Analyzer) correlate(f *record) []Attempt {
 		// refused connect next to an unrelated 200).
 		return nil
 	}
-	chain := []attemptCand{cands[final]}
+	chain := append(a.chain[:0], cands[final])
 	for len(chain) < maxAttempts {
 		next := chain[len(chain)-1]
 		limit := next.r.start.Add(slack) // a retry starts once the previous attempt failed
+		limitNs := nanos(limit)
 		found := -1
-		for i, c := range cands {
+		for i := range cands {
+			c := &cands[i]
 			if c.r == next.r || slices.ContainsFunc(chain, func(x attemptCand) bool { return x.r == c.r }) {
 				continue
 			}
-			if c.outcome == OutcomeOK || c.at.After(limit) || !c.r.start.Before(next.r.start) {
+			if c.outcome == OutcomeOK || c.atNs > limitNs || c.r.startNs >= next.r.startNs {
 				continue
 			}
-			if a.claimedElsewhere(f, c, fitCost(f, c)) {
+			if a.claimedElsewhere(f, c) {
 				continue
 			}
 			found = i
@@ -119,37 +133,55 @@ func (a *Analyzer) correlate(f *record) []Attempt {
 		chain = append(chain, cands[found])
 	}
 	slices.Reverse(chain)
+	for _, c := range chain {
+		c.r.used = true
+	}
+	a.chain = chain
+	return chain
+}
+
+// attemptsOf makes the Attempts of a chain of attempts.
+func attemptsOf(chain []attemptCand) []Attempt {
+	if len(chain) == 0 {
+		return nil
+	}
 	out := make([]Attempt, len(chain))
 	for i, c := range chain {
-		c.r.used = true
 		out[i] = attemptOf(c)
 	}
 	return out
 }
 
-// fitCost is how loosely attempt c fits front exchange f: from f's
-// request to the attempt's start, plus from its outcome to f's answer.
-// A proxy dials and relays at once, so the owner fits tightest.
-func fitCost(f *record, c attemptCand) time.Duration {
-	return c.r.start.Sub(f.ex.Request.Start.Time) + f.ex.Response.Start.Time.Sub(c.at)
+// claimedElsewhere reports whether attempt c fits another front request
+// still waiting for its decision better than it fits f. How loosely an
+// attempt fits a front request is the time from the request to the
+// attempt's start plus the time from its outcome to the answer (a proxy
+// dials and relays at once, so the owner fits tightest); for one attempt
+// that comparison comes down to the front requests' waits (keptExchange.durNs). Under
+// load, failed connects carry no URI and identical requests overlap; the
+// tightest fit is the likeliest owner.
+func (a *Analyzer) claimedElsewhere(f *record, c *attemptCand) bool {
+	if c.claimed == 0 {
+		c.claimed = 1
+		if a.claimedBy(f, c) {
+			c.claimed = 2
+		}
+	}
+	return c.claimed == 2
 }
 
-// claimedElsewhere reports whether attempt c fits another front request
-// still waiting for its decision better (cost below f's) than it fits f.
-// Under load, failed connects carry no URI and identical requests overlap;
-// the tightest fit is the likeliest owner.
-func (a *Analyzer) claimedElsewhere(f *record, c attemptCand, cost time.Duration) bool {
+func (a *Analyzer) claimedBy(f *record, c *attemptCand) bool {
 	// The window holds the requests answered within maxRelay after c's
-	// outcome; the cheap time tests come first, they reject most.
-	for _, o := range a.queue.window(c.at, c.at.Add(maxRelay)) {
-		if o == f || o.ex == nil || o.used || o.front || o.conn == c.r.conn ||
-			o.ex.Request.Start.Time.After(c.r.start) || fitCost(o, c) >= cost {
+	// outcome; the cheap tests come first, they reject most.
+	start, wait, conn := c.r.startNs, f.ex.durNs, c.r.conn
+	for _, o := range a.queue.window(c.atNs, subNs(c.atNs, -int64(maxRelay))) {
+		if o.ex == nil || o.startNs > start || o.ex.durNs >= wait || o.ex.status == 0 || o == f || o.used || o.front || o.conn == conn {
 			continue
 		}
 		if c.r.ex != nil && (o.ex.Request.Method != c.r.ex.Request.Method || o.ex.Request.URI != c.r.ex.Request.URI) {
 			continue
 		}
-		if consistent(c, o.ex.Response.Status) && a.roles.isFront(o.conn.server) {
+		if consistent(c, o.ex.status) && a.roles.isFrontConn(o.conn) {
 			return true
 		}
 	}
@@ -164,51 +196,57 @@ func fileOf(r *record) string {
 }
 
 // candidates lists the unused attempts that fit front exchange f's time
-// window; tol widens it for attempts captured in another file.
+// window; tol widens it for attempts captured in another file. The list
+// is the Analyzer's scratch buffer, valid until the next call.
 func (a *Analyzer) candidates(f *record, tol time.Duration) []attemptCand {
 	file := f.ex.Response.Start.File
-	var cands []attemptCand
+	cands := a.cands[:0]
+	lo := nanos(f.ex.Request.Start.Time.Add(-tol))
+	hi := nanos(f.ex.Response.Start.Time.Add(tol))
 	consider := func(r *record) {
 		if r.used || r.front || r.dead || r.conn == f.conn {
 			return
 		}
-		t := time.Duration(0)
-		if fileOf(r) != file {
-			t = tol
+		lo, hi := f.startNs, f.ex.respNs
+		if tol != 0 && fileOf(r) != file {
+			lo, hi = nanos(f.ex.Request.Start.Time.Add(-tol)), nanos(f.ex.Response.Start.Time.Add(tol))
 		}
-		lo := f.ex.Request.Start.Time.Add(-t)
-		hi := f.ex.Response.Start.Time.Add(t)
-		if r.start.Before(lo) || !r.start.Before(hi) {
+		if r.startNs < lo || r.startNs >= hi {
 			return
 		}
-		if !a.roles.isUpstreamConn(r.conn.client, r.conn.server, f.conn.server) {
+		if !a.roles.isUpstreamConn(r.conn, f.conn) {
 			return
 		}
 		oc, at := outcomeOf(r)
-		late := hi
-		if oc == UpstreamTimeout {
-			late = hi.Add(maxRelay) // the proxy may answer 504 before it closes
-		}
-		if at.IsZero() || at.After(late) {
+		if at.IsZero() {
 			return
 		}
-		cands = append(cands, attemptCand{r, oc, at})
+		atNs := nanos(at)
+		late := hi
+		if oc == UpstreamTimeout {
+			late = subNs(hi, -int64(maxRelay)) // the proxy may answer 504 before it closes
+		}
+		if atNs > late {
+			return
+		}
+		cands = append(cands, attemptCand{r: r, outcome: oc, at: at, atNs: atNs})
 	}
-	lo := f.ex.Request.Start.Time.Add(-tol)
-	hi := f.ex.Response.Start.Time.Add(tol)
-	for _, r := range byStart(a.index[reqKey{f.ex.Request.Method, f.ex.Request.URI}], lo, hi) {
+	if l := a.index[reqKey{f.ex.Request.Method, f.ex.Request.URI}]; l != nil {
+		for _, r := range byStartNs(l.recs, lo, hi) {
+			consider(r)
+		}
+	}
+	for _, r := range byStartNs(a.failed, lo, hi) {
 		consider(r)
 	}
-	for _, r := range byStart(a.failed, lo, hi) {
-		consider(r)
-	}
+	a.cands = cands
 	return cands
 }
 
 // consistent reports whether an attempt's outcome can explain a front
 // response with this status: a relayed answer has the same status, a
 // failure gives a 5xx.
-func consistent(c attemptCand, status int) bool {
+func consistent(c *attemptCand, status int) bool {
 	if c.r.ex != nil && c.r.ex.Response.Status > 0 && c.outcome != InvalidResponse {
 		return c.r.ex.Response.Status == status
 	}
@@ -236,9 +274,9 @@ func outcomeOf(r *record) (Cause, time.Time) {
 	case resp.Flags&(Invalid|BadFraming|TooLarge|BadHeader) != 0:
 		return InvalidResponse, resp.Start.Time
 	case resp.Status >= 500:
-		return BackendStatus, headerTime(resp)
+		return BackendStatus, keptHeaderTime(resp)
 	case resp.Status > 0 && resp.Flags&Partial == 0:
-		return OutcomeOK, headerTime(resp)
+		return OutcomeOK, keptHeaderTime(resp)
 	}
 	if c == nil {
 		return Unknown, time.Time{}
@@ -255,6 +293,14 @@ func outcomeOf(r *record) (Cause, time.Time) {
 		return UpstreamReset, td.At.Time
 	}
 	return UpstreamClosed, td.At.Time
+}
+
+// keptHeaderTime is headerTime for a kept response.
+func keptHeaderTime(m *keptResponse) time.Time {
+	if !m.HeaderEnd.Time.IsZero() {
+		return m.HeaderEnd.Time
+	}
+	return m.Start.Time
 }
 
 func headerTime(m *Response) time.Time {

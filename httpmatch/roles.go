@@ -54,9 +54,12 @@ func (e Endpoint) String() string {
 // looks like a proxy front and U like one of its upstreams. The URI, not
 // the Host, is compared: nginx rewrites Host to the upstream's name.
 type roles struct {
-	front    map[netip.AddrPort]int // votes as front
-	upstream map[netip.AddrPort]int // votes as upstream
-	local    map[netip.Addr]int     // proxy addresses seen connecting to upstreams
+	// votes are each server's votes; connState.votes caches its server's,
+	// sparing the lookups. fronts and upstreams count the servers with
+	// at least one vote as front, as upstream.
+	votes             map[netip.AddrPort]*serverVotes
+	fronts, upstreams int
+	local             map[netip.Addr]int // proxy addresses seen connecting to upstreams
 
 	fixedFront []netip.AddrPort
 	fixedUp    []Endpoint
@@ -71,17 +74,45 @@ type roles struct {
 
 func newRoles(front []netip.AddrPort, up []Endpoint) *roles {
 	r := &roles{
-		front:    map[netip.AddrPort]int{},
-		upstream: map[netip.AddrPort]int{},
-		local:    map[netip.Addr]int{},
-		fixedUp:  up,
-		tls:      map[netip.AddrPort]bool{},
-		tlsHost:  map[netip.Addr]bool{},
+		votes:   map[netip.AddrPort]*serverVotes{},
+		local:   map[netip.Addr]int{},
+		fixedUp: up,
+		tls:     map[netip.AddrPort]bool{},
+		tlsHost: map[netip.Addr]bool{},
 	}
 	for _, f := range front {
 		r.fixedFront = append(r.fixedFront, unmap(f))
 	}
 	return r
+}
+
+// serverVotes are one server's votes as a proxy front and as an upstream.
+type serverVotes struct{ front, upstream int }
+
+// noVotes stands for a server without votes; it is never written.
+var noVotes serverVotes
+
+// serverVotes returns the votes of cs's server (read-only noVotes when it
+// has none), cached in cs once there are some. Only servers that were
+// voted for get an entry: the map stays as small as the proxy's roles.
+func (ro *roles) serverVotes(cs *connState) *serverVotes {
+	if cs.votes == nil {
+		if cs.votes = ro.votes[cs.server]; cs.votes == nil {
+			return &noVotes
+		}
+	}
+	return cs.votes
+}
+
+// voteFor returns the votes of cs's server for writing, made on first use.
+func (ro *roles) voteFor(cs *connState) *serverVotes {
+	if v := ro.serverVotes(cs); v != &noVotes {
+		return v
+	}
+	v := &serverVotes{}
+	ro.votes[cs.server] = v
+	cs.votes = v
+	return v
 }
 
 func unmap(ap netip.AddrPort) netip.AddrPort {
@@ -97,19 +128,16 @@ const maxRelay = 10 * time.Millisecond
 // request left after outer's arrived, and outer's response followed
 // inner's within maxRelay. gap is how loosely: the two gaps added.
 func nestGap(outer, inner *record) (gap time.Duration, ok bool) {
+	// The times first: they reject most pairs.
+	before := subNs(inner.startNs, outer.startNs)
+	after := subNs(outer.ex.respNs, inner.ex.hdrNs)
+	if before < 0 || after < 0 || after > int64(maxRelay) || outer.ex.status == 0 || inner.ex.status == 0 {
+		return 0, false
+	}
 	if outer.conn == inner.conn || outer.conn.server == inner.conn.server {
 		return 0, false
 	}
-	o, i := &outer.ex.Response, &inner.ex.Response
-	if o.Status == 0 || i.Status == 0 {
-		return 0, false
-	}
-	before := inner.ex.Request.Start.Time.Sub(outer.ex.Request.Start.Time)
-	after := o.Start.Time.Sub(headerTime(i))
-	if before < 0 || after < 0 || after > maxRelay {
-		return 0, false
-	}
-	return before + after, true
+	return time.Duration(before + after), true
 }
 
 // observe votes with a new exchange r against the recent exchanges with the
@@ -148,8 +176,18 @@ func (ro *roles) observe(r *record, same []*record) {
 
 func (ro *roles) vote(front, up *record) {
 	front.votedOuter, up.votedInner = true, true
-	ro.front[front.conn.server]++
-	ro.upstream[up.conn.server]++
+	if v := ro.voteFor(front.conn); v.front == 0 {
+		ro.fronts++
+		v.front++
+	} else {
+		v.front++
+	}
+	if v := ro.voteFor(up.conn); v.upstream == 0 {
+		ro.upstreams++
+		v.upstream++
+	} else {
+		v.upstream++
+	}
 	ro.local[up.conn.client.Addr()]++
 }
 
@@ -158,6 +196,24 @@ func (ro *roles) vote(front, up *record) {
 // capture of one side only), every server not named upstream is taken for
 // a front, so that its 5xx are still reported, as inferred.
 func (ro *roles) isFront(s netip.AddrPort) bool {
+	if len(ro.fixedFront) == 0 && ro.fronts > 0 && len(ro.fixedUp) == 0 {
+		v := ro.votes[s]
+		return v != nil && v.front > v.upstream
+	}
+	return ro.isFrontVotes(s, nil)
+}
+
+// isFrontConn is isFront for cs's server.
+func (ro *roles) isFrontConn(cs *connState) bool {
+	if len(ro.fixedFront) == 0 && ro.fronts > 0 && len(ro.fixedUp) == 0 {
+		v := ro.serverVotes(cs)
+		return v.front > v.upstream
+	}
+	return ro.isFrontVotes(cs.server, cs)
+}
+
+// isFrontVotes is isFront; cs, when not nil, is a connection to s.
+func (ro *roles) isFrontVotes(s netip.AddrPort, cs *connState) bool {
 	if len(ro.fixedFront) > 0 {
 		for _, f := range ro.fixedFront {
 			if f == s {
@@ -169,11 +225,17 @@ func (ro *roles) isFront(s netip.AddrPort) bool {
 	if ro.isFixedUpstream(s) {
 		return false
 	}
-	if len(ro.front) == 0 {
+	if ro.fronts == 0 {
 		// With a TLS front, the readable servers are its upstreams.
 		return len(ro.tls) == 0
 	}
-	return ro.front[s] > ro.upstream[s]
+	v := &noVotes
+	if cs != nil {
+		v = ro.serverVotes(cs)
+	} else if w := ro.votes[s]; w != nil {
+		v = w
+	}
+	return v.front > v.upstream
 }
 
 func (ro *roles) isFixedUpstream(s netip.AddrPort) bool {
@@ -185,26 +247,26 @@ func (ro *roles) isFixedUpstream(s netip.AddrPort) bool {
 	return false
 }
 
-// isUpstreamConn reports whether a connection from client to server can be
-// one of the proxy's upstream attempts, for a front at frontServer.
-func (ro *roles) isUpstreamConn(client, server, frontServer netip.AddrPort) bool {
-	if server == frontServer || ro.isFront(server) && len(ro.front)+len(ro.fixedFront) > 0 {
+// isUpstreamConn reports whether connection cs can be one of the proxy's
+// upstream attempts, for a front connection fc.
+func (ro *roles) isUpstreamConn(cs, fc *connState) bool {
+	if cs.server == fc.server || ro.fronts+len(ro.fixedFront) > 0 && ro.isFrontConn(cs) {
 		return false
 	}
 	if len(ro.fixedUp) > 0 {
-		return ro.isFixedUpstream(server)
+		return ro.isFixedUpstream(cs.server)
 	}
-	if ro.upstream[server] > 0 {
+	if ro.serverVotes(cs).upstream > 0 {
 		return true
 	}
-	a := client.Addr()
-	return ro.local[a] > 0 || a == frontServer.Addr()
+	a := cs.client.Addr()
+	return ro.local[a] > 0 || a == fc.server.Addr()
 }
 
 // upstreamVisible reports whether the capture shows the proxy's upstream
 // side at all.
 func (ro *roles) upstreamVisible() bool {
-	return len(ro.upstream) > 0
+	return ro.upstreams > 0
 }
 
 // sawTLS notes a connection to server whose client spoke TLS.
@@ -225,7 +287,7 @@ func (ro *roles) sawRequest(client netip.AddrPort) {
 // upstream side is then all the capture can decode, and incidents are
 // inferred from it.
 func (ro *roles) frontHidden() bool {
-	return len(ro.tls) > 0 && len(ro.fixedFront) == 0 && len(ro.front) == 0
+	return len(ro.tls) > 0 && len(ro.fixedFront) == 0 && ro.fronts == 0
 }
 
 // inferredUpstream reports whether a connection from client to server is

@@ -1,6 +1,7 @@
 package httpmatch
 
 import (
+	"math"
 	"sort"
 	"time"
 
@@ -21,8 +22,8 @@ type pendingQueue struct {
 }
 
 func pendingBefore(x, y *record) bool {
-	if !x.heapAt.Equal(y.heapAt) {
-		return x.heapAt.Before(y.heapAt)
+	if x.heapNs != y.heapNs {
+		return x.heapNs < y.heapNs
 	}
 	if x.conn.id != y.conn.id {
 		return x.conn.id < y.conn.id
@@ -53,11 +54,11 @@ func (q *pendingQueue) pop() *record {
 	return r
 }
 
-// window returns the waiting records with heapAt in [lo, hi].
-func (q *pendingQueue) window(lo, hi time.Time) []*record {
+// window returns the waiting records with heapNs in [lo, hi].
+func (q *pendingQueue) window(lo, hi int64) []*record {
 	l := q.recs[q.head:]
-	i := sort.Search(len(l), func(i int) bool { return !l[i].heapAt.Before(lo) })
-	j := i + sort.Search(len(l)-i, func(k int) bool { return l[i+k].heapAt.After(hi) })
+	i := searchHeap(l, lo)
+	j := i + searchHeapAfter(l[i:], hi)
 	return l[i:j]
 }
 
@@ -66,7 +67,7 @@ func (q *pendingQueue) window(lo, hi time.Time) []*record {
 // finishes), so the insertion walks back a few places at most.
 func insertByStart(l []*record, r *record) []*record {
 	l = append(l, r)
-	for i := len(l) - 1; i > 0 && l[i].start.Before(l[i-1].start); i-- {
+	for i := len(l) - 1; i > 0 && l[i].startNs < l[i-1].startNs; i-- {
 		l[i], l[i-1] = l[i-1], l[i]
 	}
 	return l
@@ -74,9 +75,59 @@ func insertByStart(l []*record, r *record) []*record {
 
 // byStart returns the records of l (in start order) that started in [lo, hi).
 func byStart(l []*record, lo, hi time.Time) []*record {
-	i := sort.Search(len(l), func(i int) bool { return !l[i].start.Before(lo) })
-	j := i + sort.Search(len(l)-i, func(k int) bool { return !l[i+k].start.Before(hi) })
+	return byStartNs(l, nanos(lo), nanos(hi))
+}
+
+// byStartNs is byStart in Unix nanoseconds.
+func byStartNs(l []*record, lo, hi int64) []*record {
+	i := searchStart(l, lo)
+	j := i + searchStart(l[i:], hi)
 	return l[i:j]
+}
+
+// searchStart returns the first index of l (in start order) whose startNs
+// is t or later, len(l) if none: sort.Search without its closure calls,
+// which showed in profiles.
+func searchStart(l []*record, t int64) int {
+	i, j := 0, len(l)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if l[h].startNs < t {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i
+}
+
+// searchHeap is searchStart for lists in heapNs order.
+func searchHeap(l []*record, t int64) int {
+	i, j := 0, len(l)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if l[h].heapNs < t {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i
+}
+
+// searchHeapAfter returns the first index of l (in heapNs order) whose
+// heapNs is after t, len(l) if none.
+func searchHeapAfter(l []*record, t int64) int {
+	i, j := 0, len(l)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if l[h].heapNs <= t {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i
 }
 
 // exIndex is a record's exchange index, -1 for a connect attempt.
@@ -91,7 +142,7 @@ func exIndex(r *record) int {
 // decided attempts); decisions come in nearly that order.
 func insertByHeap(l []*record, r *record) []*record {
 	l = append(l, r)
-	for i := len(l) - 1; i > 0 && l[i].heapAt.Before(l[i-1].heapAt); i-- {
+	for i := len(l) - 1; i > 0 && l[i].heapNs < l[i-1].heapNs; i-- {
 		l[i], l[i-1] = l[i-1], l[i]
 	}
 	return l
@@ -99,8 +150,9 @@ func insertByHeap(l []*record, r *record) []*record {
 
 // byHeapAt returns the records of l (in heapAt order) with heapAt in [lo, hi].
 func byHeapAt(l []*record, lo, hi time.Time) []*record {
-	i := sort.Search(len(l), func(i int) bool { return !l[i].heapAt.Before(lo) })
-	j := i + sort.Search(len(l)-i, func(k int) bool { return l[i+k].heapAt.After(hi) })
+	loN, hiN := nanos(lo), nanos(hi)
+	i := searchHeap(l, loN)
+	j := i + searchHeapAfter(l[i:], hiN)
 	return l[i:j]
 }
 
@@ -127,4 +179,37 @@ func (a *Analyzer) pruneFrontData(limit time.Time) {
 	n := copy(a.frontData, a.frontData[i:])
 	clear(a.frontData[n:])
 	a.frontData = a.frontData[:n]
+}
+
+// Capture times are compared as Unix nanoseconds on the hot paths.
+// time.Time cannot overflow where int64 nanoseconds do (before 1678, after
+// 2262: only a broken capture clock gets there), so nanos clamps such
+// times to the ends of the range; they keep their order with every
+// representable time, and subNs saturates as time.Time.Sub does.
+var (
+	minNanos = time.Unix(0, math.MinInt64)
+	maxNanos = time.Unix(0, math.MaxInt64)
+)
+
+// nanos is t in Unix nanoseconds, clamped to the int64 range.
+func nanos(t time.Time) int64 {
+	if t.Before(minNanos) {
+		return math.MinInt64
+	}
+	if t.After(maxNanos) {
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// subNs is x - y, saturated at the ends of the int64 range.
+func subNs(x, y int64) int64 {
+	d := x - y
+	if (d < x) != (y > 0) {
+		if y > 0 {
+			return math.MinInt64
+		}
+		return math.MaxInt64
+	}
+	return d
 }
