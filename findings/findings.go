@@ -112,10 +112,12 @@ type Collector struct {
 	events eventHeap
 	turns  map[uint64]int // requests seen so far per live connection
 
-	retries   map[netip.AddrPort]*retryAgg
-	races     map[netip.AddrPort]*raceAgg
-	inferred  int
-	incidents int
+	retries  map[netip.AddrPort]*retryAgg
+	races    map[netip.AddrPort]*raceAgg
+	inferred int
+	// incomplete counts the incidents whose evidence has holes (Incident.Missing).
+	incomplete int
+	incidents  int
 	// Timeline is per bin (one second, wider on long runs), per upstream.
 	timeline map[netip.AddrPort]map[int64]*Bucket
 	binSecs  int64
@@ -252,7 +254,10 @@ func (c *Collector) Incident(in httpmatch.Incident) {
 	}
 	if !in.Hidden {
 		c.incidents++
-		if in.Inferred {
+		switch {
+		case len(in.Missing) > 0:
+			c.incomplete++
+		case in.Inferred:
 			c.inferred++
 		}
 		if in.Upstream.IsValid() {

@@ -253,6 +253,10 @@ func (c *Collector) coverage(cov Coverage) (Finding, bool) {
 		n++
 		issues = append(issues, fmt.Sprintf("%d of %d 5xx were inferred from the client side alone: the proxy's connections to its backends are not in the capture (another interface, or another file)", c.inferred, c.incidents))
 	}
+	if c.incomplete > 0 {
+		n++
+		issues = append(issues, fmt.Sprintf("%d of %d 5xx rest on incomplete evidence (each incident's missing list says what: gaps, cut headers, shed connections, requests before the capture)", c.incomplete, c.incidents))
+	}
 	if cov.Capture.Truncated > 0 {
 		n++
 		issues = append(issues, fmt.Sprintf("%d packets were cut by the snapshot length: HTTP headers past the cut cannot be read", cov.Capture.Truncated))

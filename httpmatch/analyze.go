@@ -49,9 +49,13 @@ type Incident struct {
 	URI    string
 	Host   string
 	// Upstream is the backend of the last attempt; invalid when none.
-	Upstream    netip.AddrPort
-	Cause       Cause
-	Inferred    bool
+	Upstream netip.AddrPort
+	Cause    Cause
+	Inferred bool
+	// Missing says what the capture lacks that the verdict depends on
+	// (a gap, a cut status line, a shed connection, the request itself);
+	// Inferred is then true.
+	Missing     []string
 	Hidden      bool // a hidden failure: the request succeeded after failed attempts
 	Attempts    []Attempt
 	Explanation string
@@ -92,6 +96,9 @@ type AnalyzeStats struct {
 	Requests       int64 // front requests decided
 	Responses5xx   int64
 	HiddenFailures int64
+	// WithoutRequest counts the 5xx (among Responses5xx) whose request is
+	// not in the capture (the front connection seen mid-stream).
+	WithoutRequest int64
 	ByCause        map[Cause]int64
 }
 
@@ -148,6 +155,10 @@ type connState struct {
 	// tls: the client's first bytes were a TLS record; the connection is
 	// not parsed, its traffic is kept as frontData. checked: decided.
 	tls, checked bool
+	// midstream: the capture began after the handshake.
+	midstream bool
+	// gaps are the connection's first gaps (maxGapsKept), for Incident.Missing.
+	gaps []flows.Gap
 }
 
 type reqKey struct{ method, uri string }
@@ -174,6 +185,8 @@ type record struct {
 	// awaitRetry: a failed attempt (TLS front) decided as retried; the
 	// attempt after it takes it into its chain.
 	awaitRetry bool
+	// orphan: a 5xx whose request is not in the capture (decideOrphan).
+	orphan bool
 }
 
 // NewAnalyzer returns an Analyzer that hands incidents to sink.
@@ -216,6 +229,7 @@ func (a *Analyzer) state(c *flows.Conn) *connState {
 	}
 	po := a.opts.Parser
 	po.Midstream = c.Handshake == flows.Midstream
+	cs.midstream = po.Midstream
 	cs.parser = NewConnParser(po, SinkFunc(func(e Exchange) { a.exchange(cs, e) }))
 	return cs
 }
@@ -269,10 +283,12 @@ func isTLSRecord(b []byte) bool {
 
 // Gap implements flows.Handler.
 func (a *Analyzer) Gap(c *flows.Conn, g flows.Gap) {
-	if cs := a.state(c); cs.tls {
+	cs := a.state(c)
+	cs.keepGap(g)
+	if cs.tls {
 		return
 	}
-	a.state(c).parser.Gap(g.Dir, g.Len, g.At, g.Snaplen)
+	cs.parser.Gap(g.Dir, g.Len, g.At, g.Snaplen)
 }
 
 // Done implements flows.Handler.
@@ -321,7 +337,19 @@ func (a *Analyzer) Done(c *flows.Conn) {
 // exchange takes a finished exchange from a connection's parser.
 func (a *Analyzer) exchange(cs *connState, e Exchange) {
 	if e.Request.Flags&Missing != 0 {
-		return // a response without its request: nothing to match it with
+		// A response without its request: nothing to match it with, but
+		// a 5xx on a front must still be counted and reported.
+		if e.Response.Status >= 500 {
+			x := &exchangeRecord{record: a.record(cs, e.Response.Start.Time), kept: keepExchange(&e)}
+			r := &x.record
+			r.ex, r.orphan = &x.kept, true
+			x.kept.status = e.Response.Status
+			x.kept.respNs = nanos(e.Response.Start.Time)
+			x.kept.hdrNs = nanos(headerTime(&e.Response))
+			r.setHeap(e.Response.Start.Time)
+			a.queue.push(r)
+		}
+		return
 	}
 	x := &exchangeRecord{record: a.record(cs, e.Request.Start.Time), kept: keepExchange(&e)}
 	r := &x.record
@@ -452,6 +480,10 @@ func (a *Analyzer) decide(r *record) {
 	if r.used {
 		return
 	}
+	if r.orphan {
+		a.decideOrphan(r)
+		return
+	}
 	if a.roles.inferredUpstream(r.conn.client, r.conn.server) {
 		a.decideInferred(r)
 		return
@@ -466,6 +498,7 @@ func (a *Analyzer) decide(r *record) {
 	if status >= 500 {
 		a.stats.Responses5xx++
 		inc := a.incident(r, attemptsOf(chain))
+		a.markMissing(&inc, r, chain)
 		a.stats.ByCause[inc.Cause]++
 		a.sink(inc)
 		return
@@ -482,6 +515,7 @@ func (a *Analyzer) decide(r *record) {
 			a.stats.HiddenFailures++
 			inc := a.incident(r, attempts)
 			inc.Hidden = true
+			a.markMissing(&inc, r, chain)
 			a.sink(inc)
 			return
 		}

@@ -59,6 +59,7 @@ func (a *Analyzer) decideInferred(r *record) {
 				a.stats.HiddenFailures++
 				inc := a.inferredIncident(chain, attempts, status)
 				inc.Hidden = true
+				a.markMissing(&inc, nil, chain)
 				a.sink(inc)
 				return
 			}
@@ -71,6 +72,7 @@ func (a *Analyzer) decideInferred(r *record) {
 	a.stats.Requests++
 	a.stats.Responses5xx++
 	inc := a.inferredIncident(chain, attempts, status)
+	a.markMissing(&inc, nil, chain)
 	a.stats.ByCause[inc.Cause]++
 	a.sink(inc)
 }

@@ -175,7 +175,7 @@ func (a *Analyzer) claimedBy(f *record, c *attemptCand) bool {
 	// outcome; the cheap tests come first, they reject most.
 	start, wait, conn := c.r.startNs, f.ex.durNs, c.r.conn
 	for _, o := range a.queue.window(c.atNs, subNs(c.atNs, -int64(maxRelay))) {
-		if o.ex == nil || o.startNs > start || o.ex.durNs >= wait || o.ex.status == 0 || o == f || o.used || o.front || o.conn == conn {
+		if o.ex == nil || o.startNs > start || o.ex.durNs >= wait || o.ex.status == 0 || o == f || o.used || o.front || o.orphan || o.conn == conn {
 			continue
 		}
 		if c.r.ex != nil && (o.ex.Request.Method != c.r.ex.Request.Method || o.ex.Request.URI != c.r.ex.Request.URI) {

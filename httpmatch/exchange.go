@@ -89,6 +89,11 @@ const (
 	BadHeader
 )
 
+// startCut marks, with Partial, a message whose start line itself a gap
+// cut (the status may be wrong); without it a Partial message's start line
+// was whole. Internal: String does not name it.
+const startCut Flags = 1 << 15
+
 var flagNames = [...]string{"missing", "incomplete", "partial", "invalid", "bad-framing",
 	"too-large", "body-gap", "lost-end", "snaplen", "resynced", "bad-header"}
 

@@ -35,6 +35,7 @@ type keptRequest struct {
 	Start       flows.FrameRef
 	Method, URI string
 	Host        string
+	Flags       Flags
 }
 
 type keptResponse struct {
@@ -48,7 +49,7 @@ type keptResponse struct {
 func keepExchange(e *Exchange) keptExchange {
 	k := keptExchange{Index: e.Index}
 	q, r := &e.Request, &e.Response
-	k.Request = keptRequest{Start: q.Start, Method: q.Method, URI: q.URI, Host: q.Host}
+	k.Request = keptRequest{Start: q.Start, Method: q.Method, URI: q.URI, Host: q.Host, Flags: q.Flags}
 	k.Response = keptResponse{Start: r.Start, Status: r.Status, Flags: r.Flags, Reason: r.Reason, Server: r.Server, Preview: r.Preview}
 	k.Response.HeaderEnd.Time = r.HeaderEnd.Time
 	return k

@@ -297,6 +297,9 @@ func (p *ConnParser) cutStart(h *half, f Flags) {
 		m = &r.Message
 	}
 	m.Flags |= f
+	if f&Partial != 0 {
+		m.Flags |= startCut
+	}
 	p.done(h)
 	p.toResync(h)
 }

@@ -44,6 +44,7 @@ type incidentJSON struct {
 	Upstream    *string        `json:"upstream"`
 	Cause       string         `json:"cause"`
 	Inferred    bool           `json:"inferred"`
+	Missing     []string       `json:"missing,omitempty"`
 	Attempts    []attemptJSON  `json:"attempts"`
 	Explanation string         `json:"explanation"`
 	Evidence    []evidenceJSON `json:"evidence"`
@@ -68,10 +69,15 @@ type evidenceJSON struct {
 	What  string `json:"what"`
 }
 
+// The counts of incomplete evidence are present only when not zero, so
+// that a clean capture's summary keeps its shape.
 type analyzeSummaryJSON struct {
-	Requests     int64            `json:"requests"`
-	Responses5xx int64            `json:"responses_5xx"`
-	ByCause      map[string]int64 `json:"by_cause"`
+	Requests        int64            `json:"requests"`
+	Responses5xx    int64            `json:"responses_5xx"`
+	WithoutRequest  int64            `json:"responses_without_request,omitempty"`
+	ByCause         map[string]int64 `json:"by_cause"`
+	ShedConns       int64            `json:"shed_connections,omitempty"`
+	IdleExpiredConn int64            `json:"idle_expired_connections,omitempty"`
 }
 
 func newIncidentJSON(in *httpmatch.Incident) incidentJSON {
@@ -79,7 +85,7 @@ func newIncidentJSON(in *httpmatch.Incident) incidentJSON {
 		Time: formatTime(in.Time), Status: in.Status,
 		Client: in.Client.String(), Proxy: in.Proxy.String(),
 		Method: in.Method, URI: in.URI, Host: in.Host,
-		Cause: string(in.Cause), Inferred: in.Inferred,
+		Cause: string(in.Cause), Inferred: in.Inferred, Missing: in.Missing,
 		Attempts:    []attemptJSON{},
 		Explanation: in.Explanation,
 		Evidence:    []evidenceJSON{},
@@ -227,7 +233,8 @@ func (iw *IncidentWriter) Close(s AnalyzeSummary) error {
 }
 
 func newAnalyzeSummaryJSON(s AnalyzeSummary) analyzeSummaryJSON {
-	j := analyzeSummaryJSON{Requests: s.Analyze.Requests, Responses5xx: s.Analyze.Responses5xx, ByCause: map[string]int64{}}
+	j := analyzeSummaryJSON{Requests: s.Analyze.Requests, Responses5xx: s.Analyze.Responses5xx, ByCause: map[string]int64{},
+		WithoutRequest: s.Analyze.WithoutRequest, ShedConns: s.Flows.Shed, IdleExpiredConn: s.Flows.Expired}
 	for c, n := range s.Analyze.ByCause {
 		j.ByCause[string(c)] = n
 	}
@@ -259,9 +266,13 @@ func incidentRow(in *httpmatch.Incident) []string {
 	if in.Inferred {
 		cause += " (inferred)"
 	}
+	request := in.Method + " " + in.URI
+	if in.Method == "" && in.URI == "" {
+		request = "(not captured)"
+	}
 	return []string{
 		in.Time.UTC().Format("15:04:05.000000"), fmt.Sprint(in.Status), in.Client.String(),
-		in.Method + " " + in.URI, up, cause, in.Explanation,
+		request, up, cause, in.Explanation,
 	}
 }
 
@@ -354,12 +365,19 @@ func (iw *IncidentWriter) WriteSummaryText(w io.Writer, s AnalyzeSummary) error 
 func writeAnalyzeSummaryText(w *bufio.Writer, s AnalyzeSummary) {
 	a := s.Analyze
 	fmt.Fprintf(w, "%d front requests, %d answered 5xx", a.Requests, a.Responses5xx)
+	if a.WithoutRequest > 0 {
+		fmt.Fprintf(w, " (%d without their request in the capture)", a.WithoutRequest)
+	}
 	if a.HiddenFailures > 0 {
 		fmt.Fprintf(w, ", %d hidden failures", a.HiddenFailures)
 	}
 	fmt.Fprintf(w, "; %d connections from %d frames in %s.\n", s.Flows.Conns, s.Capture.Frames, strings.Join(s.Files, ", "))
 	if s.Flows.Gaps > 0 || s.Capture.Truncated > 0 {
 		fmt.Fprintf(w, "Note: %d gaps in TCP streams, %d packets cut by the snapshot length.\n", s.Flows.Gaps, s.Capture.Truncated)
+	}
+	if s.Flows.Shed > 0 || s.Flows.Expired > 0 {
+		fmt.Fprintf(w, "Note: %d connections shed at --max-conns, %d expired idle past --idle-timeout: incidents on them may be missing.\n",
+			s.Flows.Shed, s.Flows.Expired)
 	}
 }
 
