@@ -2,17 +2,10 @@ package report
 
 import (
 	"bytes"
-	"errors"
 	"flag"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"why502/capture"
-	"why502/findings"
-	"why502/flows"
-	"why502/httpmatch"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -20,38 +13,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // analyzeFiles runs the pipeline of "why502 analyze" over real captures.
 func analyzeFiles(t *testing.T, f Format, names ...string) []byte {
 	t.Helper()
-	r, err := capture.Open(names, capture.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	var out bytes.Buffer
 	iw := NewIncidentWriter(&out, f)
-	col := findings.New(findings.Options{})
-	an := httpmatch.NewAnalyzer(httpmatch.AnalyzeOptions{}, func(in httpmatch.Incident) {
-		col.Incident(in)
-		if err := iw.Incident(in); err != nil {
-			t.Fatal(err)
-		}
-	})
-	tap := findings.NewTap(an, col)
-	tr := flows.New(flows.Options{WantData: true}, tap)
-	for {
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.Add(p)
-		an.Advance(p.Time)
-		tap.Advance(p.Time)
-	}
-	tr.Flush()
-	an.Flush()
-	sum := AnalyzeSummary{Files: names, Capture: r.Stats(), Flows: tr.Stats(), Analyze: an.Stats()}
-	sum.Findings = col.Findings(findings.Coverage{Files: names, Capture: sum.Capture, Flows: sum.Flows, Analyze: sum.Analyze})
+	sum := analyzeSummary(t, iw.Incident, names...)
 	if err := iw.Close(sum); err != nil {
 		t.Fatal(err)
 	}

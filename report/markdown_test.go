@@ -3,9 +3,7 @@ package report
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,49 +15,14 @@ import (
 	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/text"
-
-	"why502/capture"
-	"why502/findings"
-	"why502/flows"
-	"why502/httpmatch"
 )
 
 // markdownFiles runs "why502 analyze --format markdown" over real captures.
 func markdownFiles(t *testing.T, names ...string) []byte {
 	t.Helper()
-	r, err := capture.Open(names, capture.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	var out bytes.Buffer
 	mw := NewMarkdownWriter(&out, MarkdownOptions{TopN: 10})
-	col := findings.New(findings.Options{})
-	an := httpmatch.NewAnalyzer(httpmatch.AnalyzeOptions{}, func(in httpmatch.Incident) {
-		col.Incident(in)
-		if err := mw.Incident(in); err != nil {
-			t.Fatal(err)
-		}
-	})
-	tap := findings.NewTap(an, col)
-	tr := flows.New(flows.Options{WantData: true}, tap)
-	for {
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.Add(p)
-		an.Advance(p.Time)
-		tap.Advance(p.Time)
-	}
-	tr.Flush()
-	an.Flush()
-	s := AnalyzeSummary{Files: names, Capture: r.Stats(), Flows: tr.Stats(), Analyze: an.Stats()}
-	s.Findings = col.Findings(findings.Coverage{Files: names, Capture: s.Capture, Flows: s.Flows, Analyze: s.Analyze})
-	s.Timeline = col.Timeline()
+	s := analyzeSummary(t, mw.Incident, names...)
 	if err := mw.Close(s); err != nil {
 		t.Fatal(err)
 	}
