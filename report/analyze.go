@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"sort"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -318,40 +317,15 @@ func (iw *IncidentWriter) writeTable(s AnalyzeSummary) error {
 
 // writeByCause writes the incidents counted by cause and upstream, most first.
 func (iw *IncidentWriter) writeByCause() error {
-	type key struct{ cause, upstream string }
-	counts := map[key]int{}
+	counts := map[causeKey]int{}
 	for _, in := range iw.rows {
 		up := "-"
 		if in.Upstream.IsValid() {
 			up = in.Upstream.String()
 		}
-		counts[key{string(in.Cause), up}]++
+		counts[causeKey{string(in.Cause), up}]++
 	}
-	keys := make([]key, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if counts[a] != counts[b] {
-			return counts[a] > counts[b]
-		}
-		if a.cause != b.cause {
-			return a.cause < b.cause
-		}
-		return a.upstream < b.upstream
-	})
-	t := newTable(iw.w)
-	t.Header("CAUSE", "UPSTREAM", "INCIDENTS")
-	for _, k := range keys {
-		if err := t.Append([]string{k.cause, k.upstream, fmt.Sprint(counts[k])}); err != nil {
-			return fmt.Errorf("table: %w", err)
-		}
-	}
-	if err := t.Render(); err != nil {
-		return fmt.Errorf("table: %w", err)
-	}
-	return nil
+	return writeCauseCounts(iw.w, counts)
 }
 
 // WriteSummaryText writes the summary as text, for standard error when the
