@@ -162,12 +162,13 @@ func writeSummaryText(w *bufio.Writer, s FlowsSummary, states map[string]int) {
 	}
 }
 
-// WriteWarnings writes the reader's warnings, one a line, for standard error.
-func WriteWarnings(w io.Writer, prog string, s FlowsSummary) {
-	for _, wn := range s.Warnings {
+// WriteWarnings writes the reader's warnings (the first ones kept, and
+// the count of the rest from st), one a line, for standard error.
+func WriteWarnings(w io.Writer, prog string, st capture.Stats, warnings []capture.Warning) {
+	for _, wn := range warnings {
 		fmt.Fprintf(w, "%s: warning: %v\n", prog, wn)
 	}
-	if more := s.Capture.Warnings - int64(len(s.Warnings)); more > 0 {
+	if more := st.Warnings - int64(len(warnings)); more > 0 {
 		fmt.Fprintf(w, "%s: warning: %d more warnings not shown\n", prog, more)
 	}
 }

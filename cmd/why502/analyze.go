@@ -82,7 +82,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return code
 		}
 	}
-	report.WriteWarnings(stderr, "why502", report.FlowsSummary{Capture: sum.Capture, Warnings: sum.Warnings})
+	report.WriteWarnings(stderr, "why502", sum.Capture, sum.Warnings)
 	if readErr != nil {
 		fmt.Fprintf(stderr, "why502: warning: %v\n", readErr)
 	}

@@ -31,7 +31,7 @@ func runFlows(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	readErr := pump(r, tr.Add, func() bool { return writeErr != nil })
 	tr.Flush()
 	sum := report.FlowsSummary{Files: names, Capture: r.Stats(), Flows: tr.Stats(), Warnings: r.Warnings()}
-	report.WriteWarnings(stderr, "why502", sum)
+	report.WriteWarnings(stderr, "why502", sum.Capture, sum.Warnings)
 	if readErr != nil {
 		// Everything read before the failure has been reported.
 		fmt.Fprintf(stderr, "why502: warning: %v\n", readErr)

@@ -195,7 +195,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		AnalyzeSummary: lv.pl.summary(f.ifaces, r.Stats(), r.Warnings()),
 		Duration:       time.Since(start), Interfaces: kstats,
 	}
-	report.WriteWarnings(stderr, "why502", report.FlowsSummary{Capture: sum.Capture, Warnings: sum.Warnings})
+	report.WriteWarnings(stderr, "why502", sum.Capture, sum.Warnings)
 	if kerr != nil {
 		fmt.Fprintf(stderr, "why502 live: warning: %v\n", kerr)
 	}
