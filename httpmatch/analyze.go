@@ -120,6 +120,7 @@ type Analyzer struct {
 
 	queue     pendingQueue        // exchanges waiting for their decision
 	index     map[reqKey]*recList // recent exchanges by method and URI, in start order
+	recent    recentRing          // the latest exchanges, for the role vote
 	cands     []attemptCand       // candidates' scratch list
 	chain     []attemptCand       // correlate's scratch list
 	failed    []*record           // recent connect attempts, in start order
@@ -375,8 +376,9 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 		l = &recList{}
 		a.index[k] = l
 	}
-	a.roles.observe(r, l.recs)
+	a.roles.observe(r, l.recs, &a.recent)
 	l.recs = insertByStart(l.recs, r)
+	a.recent.add(r)
 	if e.Response.Status == 0 {
 		// No response: never an incident, only a request to count once
 		// its role is known. It is emitted when its connection ends,

@@ -174,7 +174,16 @@ func (a *Analyzer) claimedBy(f *record, c *attemptCand) bool {
 	// The window holds the requests answered within maxRelay after c's
 	// outcome; the cheap tests come first, they reject most.
 	start, wait, conn := c.r.startNs, f.ex.durNs, c.r.conn
-	for _, o := range a.queue.window(c.atNs, subNs(c.atNs, -int64(maxRelay))) {
+	// A request o that fits tighter started no later than c (o.startNs <=
+	// start) and waited less than f (o.durNs < wait), so it was answered
+	// before start+wait: the window ends there when that is sooner. Under
+	// load that cuts a window of maxRelay (hundreds of responses) to the
+	// few around f's own answer (pprof: claimedBy was 8 % of analyze).
+	hi := subNs(c.atNs, -int64(maxRelay))
+	if end := subNs(start, -wait); end < hi {
+		hi = end
+	}
+	for _, o := range a.queue.window(c.atNs, hi) {
 		if o.ex == nil || o.startNs > start || o.ex.durNs >= wait || o.ex.status == 0 || o == f || o.used || o.front || o.orphan || o.conn == conn {
 			continue
 		}
