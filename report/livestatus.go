@@ -41,8 +41,10 @@ func NewStatusLine(w io.Writer, width int) *StatusLine {
 const clearLine = "\r\x1b[K"
 
 // Show replaces the line with st.
-func (s *StatusLine) Show(st LiveStatus) {
-	text := FormatLiveStatus(st)
+func (s *StatusLine) Show(st LiveStatus) { s.show(FormatLiveStatus(st)) }
+
+// show replaces the line with text, cut to the width.
+func (s *StatusLine) show(text string) {
 	if len(text) > s.width-1 {
 		text = text[:s.width-1]
 	}

@@ -59,10 +59,13 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	var out incidentOutput = report.NewIncidentWriter(stdout, format)
+	prog := startProgress(r, stderr, f.quiet)
+	defer prog.finish()
+	w := prog.output(stdout)
+	var out incidentOutput = report.NewIncidentWriter(w, format)
 	if markdown {
 		format = report.Markdown
-		out = report.NewMarkdownWriter(stdout, report.MarkdownOptions{Command: reproduce(f.filter, front, upstream, names)})
+		out = report.NewMarkdownWriter(w, report.MarkdownOptions{Command: reproduce(f.filter, front, upstream, names)})
 	}
 	var writeErr error
 	var slicesWanted []report.Slice
@@ -74,8 +77,9 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			writeErr = out.Incident(in)
 		}
 	})
-	readErr := pump(r, pl.add, func() bool { return writeErr != nil })
+	readErr := pump(r, pl.add, func() bool { return writeErr != nil }, prog)
 	pl.flush()
+	prog.finish()
 	sum := pl.summary(names, r.Stats(), r.Warnings())
 	if sliceDir != "" {
 		if code := writeSlices(sliceDir, f, names, slicesWanted, sum.Findings, stderr); code != exitOK {

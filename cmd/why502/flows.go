@@ -20,7 +20,9 @@ func runFlows(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer r.Close()
 
-	out := report.NewFlowWriter(stdout, format)
+	prog := startProgress(r, stderr, f.quiet)
+	defer prog.finish()
+	out := report.NewFlowWriter(prog.output(stdout), format)
 	var writeErr error
 	tr := flows.New(flows.Options{IdleTimeout: f.idle, MaxConns: f.maxConns, StartOrder: true},
 		doneFunc(func(c *flows.Conn) {
@@ -28,8 +30,9 @@ func runFlows(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				writeErr = out.Conn(c)
 			}
 		}))
-	readErr := pump(r, tr.Add, func() bool { return writeErr != nil })
+	readErr := pump(r, tr.Add, func() bool { return writeErr != nil }, prog)
 	tr.Flush()
+	prog.finish()
 	sum := report.FlowsSummary{Files: names, Capture: r.Stats(), Flows: tr.Stats(), Warnings: r.Warnings()}
 	report.WriteWarnings(stderr, "why502", sum.Capture, sum.Warnings)
 	if readErr != nil {

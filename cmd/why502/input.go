@@ -20,6 +20,7 @@ type inputFlags struct {
 	reads    []string
 	idle     time.Duration
 	maxConns int
+	quiet    bool
 }
 
 // newFlagSet returns a flag set for command cmd ("flows") with the input
@@ -39,6 +40,7 @@ func newFlagSet(cmd, usage string, f *inputFlags, stderr io.Writer) *pflag.FlagS
 	fs.StringArrayVarP(&f.reads, "read", "r", nil, "capture file to read, as with tcpdump -r (repeatable; same as a FILE argument)")
 	fs.DurationVar(&f.idle, "idle-timeout", flows.DefaultIdleTimeout, "release a connection silent this long in capture time")
 	fs.IntVar(&f.maxConns, "max-conns", flows.DefaultMaxConns, "most connections held at once (about 2.5 KB of heap each; the default keeps a SYN flood under 300 MB); beyond it the longest idle is shed and counted")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line (it is shown on standard error only when that is a terminal)")
 	return fs
 }
 
@@ -71,7 +73,7 @@ func (f *inputFlags) open(cmd string, args []string, stdin io.Reader, stderr io.
 		fmt.Fprintf(stderr, "why502 %s: no capture file given (use - for standard input)\n", cmd)
 		return "", nil, nil, exitUsage
 	}
-	opts := capture.Options{Stdin: stdin}
+	opts := capture.Options{Stdin: stdin, Prefetch: true}
 	if f.filter != "" {
 		if opts.Filter, err = capture.ParseFilter(f.filter); err != nil {
 			fmt.Fprintf(stderr, "why502 %s: %v\n", cmd, err)
@@ -87,9 +89,12 @@ func (f *inputFlags) open(cmd string, args []string, stdin io.Reader, stderr io.
 }
 
 // pump hands every packet of r to add until the input ends or stop says
-// so. A read error after some packets is returned, not fatal: everything
-// before it has been used.
-func pump(r *capture.Reader, add func(*capture.Packet), stop func() bool) error {
+// so, and keeps prog's packet count (nil: no progress line) up to date. A
+// read error after some packets is returned, not fatal: everything before
+// it has been used.
+func pump(r *capture.Reader, add func(*capture.Packet), stop func() bool, prog *progressLine) error {
+	defer prog.count(r)
+	n := 0
 	for !stop() {
 		p, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -99,6 +104,10 @@ func pump(r *capture.Reader, add func(*capture.Packet), stop func() bool) error 
 			return err
 		}
 		add(p)
+		if n++; n == progressPackets {
+			n = 0
+			prog.count(r)
+		}
 	}
 	return nil
 }
