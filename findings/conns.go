@@ -12,8 +12,10 @@ import (
 func (c *Collector) start(fc *flows.Conn) {
 	c.clock(fc.First.Time)
 	if fc.Handshake == flows.Unanswered {
-		c.pending[fc.ID] = fc
+		a := attemptOf(fc)
+		c.pending[fc.ID] = &a
 		heap.Push(&c.due, dueConn{id: fc.ID, syn: fc.First.Time})
+		c.boundDue()
 	}
 }
 
@@ -26,10 +28,7 @@ func (c *Collector) data(fc *flows.Conn, ch flows.Chunk) {
 // look. The tracker counts a turn after delivering its first bytes, so a
 // request is seen at the next chunk either way, or at Done.
 func (c *Collector) countTurns(fc *flows.Conn, t time.Time) {
-	if n := fc.Turns - c.turns[fc.ID]; n > 0 {
-		c.turns[fc.ID] = fc.Turns
-		c.bucket(unmap(fc.Server), t).Requests += n
-	}
+	c.countTurnsOf(fc.ID, fc.Server, fc.Turns, t)
 }
 
 // Advance moves capture time to t: connect attempts whose outcome is now
@@ -46,8 +45,8 @@ func (c *Collector) Advance(t time.Time) {
 		// outcome does not change once decided), used at the same time.
 		for len(c.due) > 0 && c.now.Sub(c.due[0].syn) >= c.opts.ConnectTimeout {
 			d := heap.Pop(&c.due).(dueConn)
-			if fc := c.pending[d.id]; fc != nil {
-				c.resolve(fc)
+			if a := c.pending[d.id]; a != nil {
+				c.resolve(a)
 			}
 		}
 	}
@@ -58,18 +57,18 @@ func (c *Collector) Advance(t time.Time) {
 
 // resolveAll takes every pending attempt whose outcome is known.
 func (c *Collector) resolveAll() {
-	for _, fc := range c.pending {
-		if fc.Handshake != flows.Unanswered || c.now.Sub(fc.First.Time) >= c.opts.ConnectTimeout {
-			c.resolve(fc)
+	for _, a := range c.pending {
+		if a.handshake != flows.Unanswered || c.now.Sub(a.first.Time) >= c.opts.ConnectTimeout {
+			c.resolve(a)
 		}
 	}
 	c.due = c.due[:0]
 }
 
-func (c *Collector) resolve(fc *flows.Conn) {
-	delete(c.pending, fc.ID)
-	c.resolved[fc.ID] = true
-	c.push(fc)
+func (c *Collector) resolve(a *attempt) {
+	delete(c.pending, a.id)
+	c.resolved[a.id] = true
+	c.push(a)
 }
 
 // dueConn is a pending connect attempt and its SYN's time.
@@ -91,20 +90,21 @@ func (h *dueHeap) Pop() any {
 	return d
 }
 
-func (c *Collector) push(fc *flows.Conn) {
+func (c *Collector) push(a *attempt) {
 	ev := &event{
-		server: c.server(fc.Server), time: fc.First.Time, syn: fc.First,
-		client: unmap(fc.Client),
+		server: c.server(a.server), time: a.first.Time, syn: a.first,
+		client: unmap(a.client),
 	}
-	switch fc.Handshake {
+	switch a.handshake {
 	case flows.Established:
-		ev.ok, ev.answer = true, fc.SYNACK
+		ev.ok, ev.answer = true, a.synack
 	case flows.Refused:
-		ev.refused, ev.answer = true, fc.SYNACK
+		ev.refused, ev.answer = true, a.synack
 	case flows.Midstream:
 		return // no connect to speak of
 	}
 	heap.Push(&c.events, ev)
+	c.boundEvents()
 }
 
 // Conn takes a finished connection (flows.Handler.Done).
@@ -114,11 +114,13 @@ func (c *Collector) Conn(fc *flows.Conn) {
 	delete(c.turns, fc.ID)
 	if p := c.pending[fc.ID]; p != nil {
 		delete(c.pending, fc.ID)
-		c.push(fc)
+		a := attemptOf(fc)
+		c.push(&a)
 	} else if c.resolved[fc.ID] {
 		delete(c.resolved, fc.ID)
 	} else if fc.SYNs > 0 {
-		c.push(fc) // a Tracker that did not call Start
+		a := attemptOf(fc)
+		c.push(&a) // a Tracker that did not call Start
 	}
 	s := c.server(fc.Server)
 	s.conns++

@@ -103,8 +103,8 @@ type Collector struct {
 	upstreams map[netip.AddrPort]bool
 	fronts    map[netip.AddrPort]bool
 
-	pending  map[uint64]*flows.Conn // connect attempts still in their handshake
-	resolved map[uint64]bool        // attempts whose outcome was taken before Done
+	pending  map[uint64]*attempt // connect attempts still in their handshake (bound.go)
+	resolved map[uint64]bool     // attempts whose outcome was taken before Done
 	// due holds the pending attempts by SYN time, for Advance to take
 	// each once ConnectTimeout has passed instead of scanning them all at
 	// every packet (quadratic under a SYN flood).
@@ -134,7 +134,7 @@ func New(opts Options) *Collector {
 		servers:   map[netip.AddrPort]*server{},
 		upstreams: map[netip.AddrPort]bool{},
 		fronts:    map[netip.AddrPort]bool{},
-		pending:   map[uint64]*flows.Conn{},
+		pending:   map[uint64]*attempt{},
 		resolved:  map[uint64]bool{},
 		turns:     map[uint64]int{},
 		retries:   map[netip.AddrPort]*retryAgg{},

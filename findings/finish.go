@@ -15,9 +15,9 @@ import (
 // Findings ends the collection (call it once, after the Analyzer's Flush)
 // and returns the findings, ordered by start time.
 func (c *Collector) Findings(cov Coverage) []Finding {
-	for id, fc := range c.pending {
+	for id, a := range c.pending {
 		delete(c.pending, id)
-		c.push(fc)
+		c.push(a)
 	}
 	for len(c.events) > 0 {
 		c.use(heap.Pop(&c.events).(*event))

@@ -11,58 +11,59 @@ import (
 
 	"why502/capture"
 	"why502/findings"
-	"why502/flows"
-	"why502/httpmatch"
 )
 
 // BenchmarkPipeline runs a whole capture through the analyze pipeline
-// (flows, the Tap, the Analyzer, the Collector) as `why502 analyze` wires
-// it, reading the file each time. WHY502_BENCH_FILE names the capture
+// (findings.Pipeline: flows, the Analyzer, the Collector), on one
+// goroutine ("one") and split on two ("split", as `why502 analyze` runs
+// it), reading the file each time (read ahead: capture.Options.Prefetch). WHY502_BENCH_FILE names the capture
 // (default: the loopback sample); MB/s counts the file's bytes. Run it
 // with -cpuprofile or -memprofile to see where analyze spends.
 func BenchmarkPipeline(b *testing.B) {
-	name := os.Getenv("WHY502_BENCH_FILE")
-	if name == "" {
-		name = "../samples/loopback/capture.pcap"
+	file := os.Getenv("WHY502_BENCH_FILE")
+	if file == "" {
+		file = "../samples/loopback/capture.pcap"
 	}
-	st, err := os.Stat(name)
+	st, err := os.Stat(file)
 	if err != nil {
 		b.Skip(err)
 	}
 	// WHY502_BENCH_HEAP=N writes the live heap after N packets to
 	// pipeline.heap, for go tool pprof.
 	heapAt, _ := strconv.Atoi(os.Getenv("WHY502_BENCH_HEAP"))
-	b.SetBytes(st.Size())
-	b.ReportAllocs()
-	for b.Loop() {
-		r, err := capture.Open([]string{name}, capture.Options{})
-		if err != nil {
-			b.Fatal(err)
+	for _, split := range []bool{false, true} {
+		name := "one"
+		if split {
+			name = "split"
 		}
-		col := findings.New(findings.Options{})
-		an := httpmatch.NewAnalyzer(httpmatch.AnalyzeOptions{}, col.Incident)
-		tap := findings.NewTap(an, col)
-		tr := flows.New(flows.Options{WantData: true}, tap)
-		n := 0
-		for {
-			p, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(st.Size())
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := capture.Open([]string{file}, capture.Options{Prefetch: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				pl := findings.NewPipeline(findings.PipelineOptions{Split: split}, nil)
+				n := 0
+				for {
+					p, err := r.Next()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					if n++; n == heapAt {
+						writeHeap(b)
+					}
+					pl.Add(p)
+				}
+				pl.Flush()
+				pl.Findings([]string{file}, r.Stats())
+				r.Close()
 			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			if n++; n == heapAt {
-				writeHeap(b)
-			}
-			tr.Add(p)
-			an.Advance(p.Time)
-			tap.Advance(p.Time)
-		}
-		tr.Flush()
-		an.Flush()
-		col.Findings(findings.Coverage{Files: []string{name}})
-		r.Close()
+		})
 	}
 }
 

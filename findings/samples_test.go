@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,13 +15,19 @@ import (
 
 	"why502/capture"
 	"why502/findings"
-	"why502/flows"
 	"why502/httpmatch"
 	"why502/samples"
 )
 
 // run runs the analyze pipeline with a Collector over sample files.
 func run(t *testing.T, files ...string) []findings.Finding {
+	t.Helper()
+	fs, _ := runSplit(t, false, files...)
+	return fs
+}
+
+// runSplit is run, on two goroutines or one, also returning the incidents.
+func runSplit(t *testing.T, split bool, files ...string) ([]findings.Finding, []httpmatch.Incident) {
 	t.Helper()
 	var names []string
 	for _, f := range files {
@@ -31,10 +38,9 @@ func run(t *testing.T, files ...string) []findings.Finding {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	col := findings.New(findings.Options{})
-	an := httpmatch.NewAnalyzer(httpmatch.AnalyzeOptions{}, col.Incident)
-	tap := findings.NewTap(an, col)
-	tr := flows.New(flows.Options{WantData: true}, tap)
+	var incs []httpmatch.Incident
+	pl := findings.NewPipeline(findings.PipelineOptions{Split: split}, func(in httpmatch.Incident) { incs = append(incs, in) })
+	defer pl.Close()
 	for {
 		p, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -43,13 +49,43 @@ func run(t *testing.T, files ...string) []findings.Finding {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr.Add(p)
-		an.Advance(p.Time)
-		tap.Advance(p.Time)
+		pl.Add(p)
 	}
-	tr.Flush()
-	an.Flush()
-	return col.Findings(findings.Coverage{Files: names, Capture: r.Stats(), Flows: tr.Stats(), Analyze: an.Stats()})
+	pl.Flush()
+	return pl.Findings(names, r.Stats()), incs
+}
+
+// TestSplitSameAsTap: the analysis on two goroutines (HTTP parsing in the
+// reading one, the rest in another, fed by events) gives the very
+// incidents, findings and counts of the analysis on one, on every sample.
+func TestSplitSameAsTap(t *testing.T) {
+	for _, files := range [][]string{
+		{"loopback/capture.pcap"}, {"any-snaplen200/capture.pcap"}, {"ipv6/capture.pcap"},
+		{"pcapng-gz/capture.pcapng.gz"}, {"split/client.pcap", "split/upstream.pcap"},
+		{"nginx-retry/capture.pcap"}, {"keepalive-race/client.pcap", "keepalive-race/upstream.pcap"},
+		{"haproxy/capture.pcap"}, {"caddy/capture.pcap"}, {"tls-front/client.pcap", "tls-front/upstream.pcap"},
+		{"crash/capture.pcap"}, {"response-timeout/capture.pcap"},
+	} {
+		t.Run(files[0], func(t *testing.T) {
+			wantF, wantI := runSplit(t, false, files...)
+			gotF, gotI := runSplit(t, true, files...)
+			if len(wantI) == 0 {
+				t.Fatal("no incidents: the sample is not exercising the analysis")
+			}
+			if !reflect.DeepEqual(gotI, wantI) {
+				t.Errorf("incidents differ: split %d, one goroutine %d", len(gotI), len(wantI))
+				for i := range min(len(gotI), len(wantI)) {
+					if !reflect.DeepEqual(gotI[i], wantI[i]) {
+						t.Errorf("first difference, incident %d:\nsplit %+v\none   %+v", i, gotI[i], wantI[i])
+						break
+					}
+				}
+			}
+			if !reflect.DeepEqual(gotF, wantF) {
+				t.Errorf("findings differ:\nsplit %+v\none   %+v", gotF, wantF)
+			}
+		})
+	}
 }
 
 func meta(t *testing.T, sample string) map[string]string {

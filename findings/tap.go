@@ -14,12 +14,14 @@ type Tap struct {
 	Next      flows.Handler
 	Collector *Collector
 	starter   flows.Starter
+	updater   flows.Updater
 }
 
 // NewTap returns a Tap forwarding to next (and to its Start, if it has one).
 func NewTap(next flows.Handler, c *Collector) *Tap {
 	t := &Tap{Next: next, Collector: c}
 	t.starter, _ = next.(flows.Starter)
+	t.updater, _ = next.(flows.Updater)
 	return t
 }
 
@@ -29,6 +31,15 @@ func (t *Tap) Start(c *flows.Conn) {
 		t.starter.Start(c)
 	}
 	t.Collector.start(c)
+}
+
+// Update implements flows.Updater: the Collector keeps a copy of what it
+// reads of a connect attempt (bound.go), refreshed here.
+func (t *Tap) Update(c *flows.Conn) {
+	if t.updater != nil {
+		t.updater.Update(c)
+	}
+	t.Collector.update(c)
 }
 
 // Data implements flows.Handler.

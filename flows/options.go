@@ -93,6 +93,17 @@ type Starter interface {
 	Start(c *Conn)
 }
 
+// Updater is a Handler that also wants to know when a connection's
+// handshake or teardown changes between Start and Done: after each packet
+// of a connection whose handshake was not complete (a SYN retransmitted,
+// answered, refused) or that is closing (FIN or RST seen). A handler that
+// keeps a copy of the connection, instead of reading it in place (another
+// goroutine), refreshes its copy here; data packets of an established
+// connection do not call it.
+type Updater interface {
+	Update(c *Conn)
+}
+
 // Stats counts what a Tracker saw.
 type Stats struct {
 	Packets   int64 // packets added

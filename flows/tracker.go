@@ -49,6 +49,7 @@ type Tracker struct {
 	opts    Options
 	h       Handler
 	starter Starter // h, if it implements Starter
+	updater Updater // h, if it implements Updater
 	conns   map[key]*conn
 	open    lru  // not closed, most recently active first
 	linger  lru  // closed, kept for Options.Linger
@@ -63,6 +64,7 @@ type Tracker struct {
 func New(opts Options, h Handler) *Tracker {
 	t := &Tracker{opts: opts.withDefaults(), h: h, conns: make(map[key]*conn)}
 	t.starter, _ = h.(Starter)
+	t.updater, _ = h.(Updater)
 	t.order.next = 1
 	return t
 }
@@ -93,6 +95,7 @@ func (t *Tracker) Add(p *capture.Packet) {
 		c = nil
 	}
 	isNew := c == nil
+	var pre Handshake
 	if isNew {
 		c = t.start(k, p)
 	} else if c.closed {
@@ -100,9 +103,15 @@ func (t *Tracker) Add(p *capture.Packet) {
 	} else {
 		t.open.moveToFront(c)
 	}
+	if !isNew {
+		pre = c.Handshake
+	}
 	t.packet(c, p)
 	if isNew && t.starter != nil {
 		t.starter.Start(&c.Conn)
+	}
+	if !isNew && t.updater != nil && (pre == Unanswered || pre == Refused || c.Handshake != pre || c.Teardown.Kind != CloseNone) {
+		t.updater.Update(&c.Conn)
 	}
 	if !c.closed && (c.half[0].rst || c.half[1].rst || (c.half[0].fin && c.half[1].fin)) {
 		c.closed = true

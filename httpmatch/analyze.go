@@ -26,6 +26,10 @@ type AnalyzeOptions struct {
 	// Horizon is how long exchanges and failed connections are kept for
 	// matching. Default DefaultHorizon.
 	Horizon time.Duration
+	// MaxAttempts bounds the connect attempts kept for matching (shed.go);
+	// beyond it the oldest are shed, the least likely the proxy's first.
+	// Default DefaultMaxAttempts.
+	MaxAttempts int
 }
 
 // Defaults for the zero AnalyzeOptions.
@@ -100,6 +104,11 @@ type AnalyzeStats struct {
 	// not in the capture (the front connection seen mid-stream).
 	WithoutRequest int64
 	ByCause        map[Cause]int64
+	// ShedAttempts counts the connect attempts dropped from matching
+	// before Horizon: shed by the tracker with their connection, or
+	// beyond MaxAttempts. ShedNotUpstream are those among them the roles
+	// say were no upstream attempt (a SYN flood on the proxy's front).
+	ShedAttempts, ShedNotUpstream int64
 }
 
 // IncidentFunc receives incidents as they are decided.
@@ -121,22 +130,24 @@ type Analyzer struct {
 	queue     pendingQueue        // exchanges waiting for their decision
 	index     map[reqKey]*recList // recent exchanges by method and URI, in start order
 	recent    recentRing          // the latest exchanges, for the role vote
+	closing   *connState          // Apply: the connection of the last EventDone
 	cands     []attemptCand       // candidates' scratch list
 	chain     []attemptCand       // correlate's scratch list
-	failed    []*record           // recent connect attempts, in start order
+	failed    []timed             // recent connect attempts, in start order
 	lastSweep time.Time           // when prune last swept the lists
 	// unanswered are exchanges without a response, counted as requests
 	// (if on a front) at the next sweep.
 	unanswered []*record
 	stats      AnalyzeStats
 	failSeen   bool
+	shed       shedLog // what was shed, for Incident.Missing (shed.go)
 
 	softwares map[netip.AddrPort]Software // proxy software by front, from Server headers
 	// With a TLS front (roles.frontHidden): failed upstream attempts that
 	// were retried, waiting for the attempt that ends their chain, in
 	// order of outcome; and the front's TLS traffic, in time order, to
 	// tell which client an inferred incident went to.
-	awaiting  []*record
+	awaiting  []timed
 	frontData []frontEvent
 }
 
@@ -158,6 +169,9 @@ type connState struct {
 	tls, checked bool
 	// midstream: the capture began after the handshake.
 	midstream bool
+	// parsed: the connection's parser was made (by Front, with Apply);
+	// parser is then nil.
+	parsed bool
 	// gaps are the connection's first gaps (maxGapsKept), for Incident.Missing.
 	gaps []flows.Gap
 }
@@ -166,7 +180,7 @@ type reqKey struct{ method, uri string }
 
 // recList is one method and URI's recent exchanges, in start order; held
 // by pointer so that an exchange costs one map lookup.
-type recList struct{ recs []*record }
+type recList struct{ recs []timed }
 
 // record is one exchange, or one failed connection (ex nil), kept for matching.
 type record struct {
@@ -244,11 +258,15 @@ func (a *Analyzer) Start(c *flows.Conn) {
 		return // mid-stream: no connect attempt to speak of
 	}
 	a.clock(c.First.Time)
+	if a.notAttempt(c) {
+		return // to a proxy front: nothing to keep (shed.go)
+	}
 	cs := &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), live: c}
 	a.conns[c.ID] = cs
 	r := a.newRecord(cs, c.First.Time)
 	cs.attempt = r
 	a.failed = insertByStart(a.failed, r)
+	a.limitAttempts()
 	if a.roles.frontHidden() {
 		// With a TLS front, a connect attempt is decided on its own, Hold
 		// after its SYN, whenever the tracker ends it: live and offline
@@ -295,6 +313,9 @@ func (a *Analyzer) Gap(c *flows.Conn, g flows.Gap) {
 // Done implements flows.Handler.
 func (a *Analyzer) Done(c *flows.Conn) {
 	a.clock(c.Last)
+	if a.releaseDone(c) {
+		return // a connect attempt released with its shed connection
+	}
 	final := *c
 	failed := c.Handshake == flows.Refused || c.Handshake == flows.Unanswered
 	if failed {
@@ -308,6 +329,7 @@ func (a *Analyzer) Done(c *flows.Conn) {
 			r := a.newRecord(cs, c.First.Time)
 			cs.attempt = r
 			a.failed = insertByStart(a.failed, r)
+			a.limitAttempts()
 		}
 	} else {
 		delete(a.conns, c.ID)
@@ -437,7 +459,9 @@ func (a *Analyzer) prune() {
 	a.lastSweep = a.now
 	a.countUnanswered()
 	limit := a.now.Add(-a.opts.Horizon)
+	answered := nanos(a.now.Add(-2 * a.opts.Hold))
 	for k, l := range a.index {
+		l.recs = sweepAnswered(l.recs, answered)
 		if l.recs = sweep(l.recs, limit); len(l.recs) == 0 {
 			delete(a.index, k)
 		}
@@ -445,6 +469,7 @@ func (a *Analyzer) prune() {
 	a.failed = sweep(a.failed, limit)
 	a.awaiting = sweep(a.awaiting, limit)
 	a.pruneFrontData(limit)
+	a.shed.prune(nanos(limit))
 }
 
 // countUnanswered counts the front requests that got no response.
@@ -458,17 +483,39 @@ func (a *Analyzer) countUnanswered() {
 	a.unanswered = a.unanswered[:0]
 }
 
-// sweep drops from l the records that can no longer be matched and those
-// added before limit.
-func sweep(l []*record, limit time.Time) []*record {
-	lim := nanos(limit)
-	out := l[:0]
-	for _, r := range l {
-		if r.addedNs < lim {
+// sweepAnswered marks dead the exchanges with a complete answer below 500
+// (OutcomeOK) added before limit (2 Hold ago). Such an attempt can only
+// be the last of a request's attempts (a retry follows a failure), and
+// the request it belongs to answered within maxRelay of it, so it was
+// decided Hold after that; after another Hold nothing waits for it.
+// Failures stay for Horizon: they may be early retries of a request whose
+// attempts take minutes (connect timeouts). Unmatched answers (a request
+// retried on a second kept-alive connection, a pairing lost to a gap) no
+// longer pile up for Horizon: under steady load the memory then follows
+// the traffic of 2 Hold, not of Horizon (the 2 GB make-large capture held
+// 12k of them, 15 MB of heap, at its end).
+func sweepAnswered(l []timed, limit int64) []timed {
+	for _, e := range l {
+		r := e.r
+		if x := r.ex; r.addedNs < limit && x != nil && x.status > 0 && x.status < 500 &&
+			x.Response.Flags&(Invalid|BadFraming|TooLarge|BadHeader|Partial) == 0 {
 			r.dead = true
 		}
-		if !r.dead && !r.used && !r.front {
-			out = append(out, r)
+	}
+	return l
+}
+
+// sweep drops from l the records that can no longer be matched and those
+// added before limit.
+func sweep(l []timed, limit time.Time) []timed {
+	lim := nanos(limit)
+	out := l[:0]
+	for _, e := range l {
+		if r := e.r; r.addedNs < lim {
+			r.dead = true
+		}
+		if r := e.r; !r.dead && !r.used && !r.front {
+			out = append(out, e)
 		}
 	}
 	clear(l[len(out):])

@@ -104,15 +104,15 @@ func (a *Analyzer) retried(r *record, at time.Time) bool {
 		return o != r && o.conn != r.conn && !o.conn.tls && o.start.After(r.start) &&
 			a.roles.inferredUpstream(o.conn.client, o.conn.server) && !a.answeredBetween(at, o.start)
 	}
-	for _, o := range byStart(a.failed, lo, hi) {
-		if fits(o) {
+	for _, e := range byStart(a.failed, lo, hi) {
+		if fits(e.r) {
 			return true
 		}
 	}
 	if r.ex != nil {
 		if l := a.index[reqKey{r.ex.Request.Method, r.ex.Request.URI}]; l != nil {
-			for _, o := range byStart(l.recs, lo, hi) {
-				if fits(o) {
+			for _, e := range byStart(l.recs, lo, hi) {
+				if fits(e.r) {
 					return true
 				}
 			}
@@ -125,7 +125,8 @@ func (a *Analyzer) retried(r *record, at time.Time) bool {
 func (a *Analyzer) previousAttempt(c attemptCand) *record {
 	start := c.r.start
 	var best *record
-	for _, o := range byHeapAt(a.awaiting, start.Add(-maxRelay), start.Add(slack)) {
+	for _, e := range byHeapAt(a.awaiting, start.Add(-maxRelay), start.Add(slack)) {
+		o := e.r
 		if o.used || o.conn == c.r.conn || !o.start.Before(start) {
 			continue
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 // maxAttempts bounds the retries chained to one front request.
-const maxAttempts = 16
+const maxAttempts = 64
 
 // attemptCand is a record that could be an upstream attempt of a front
 // request, with the time its outcome reached the proxy.
@@ -183,7 +183,8 @@ func (a *Analyzer) claimedBy(f *record, c *attemptCand) bool {
 	if end := subNs(start, -wait); end < hi {
 		hi = end
 	}
-	for _, o := range a.queue.window(c.atNs, hi) {
+	for _, e := range a.queue.window(c.atNs, hi) {
+		o := e.r
 		if o.ex == nil || o.startNs > start || o.ex.durNs >= wait || o.ex.status == 0 || o == f || o.used || o.front || o.orphan || o.conn == conn {
 			continue
 		}
@@ -241,12 +242,12 @@ func (a *Analyzer) candidates(f *record, tol time.Duration) []attemptCand {
 		cands = append(cands, attemptCand{r: r, outcome: oc, at: at, atNs: atNs})
 	}
 	if l := a.index[reqKey{f.ex.Request.Method, f.ex.Request.URI}]; l != nil {
-		for _, r := range byStartNs(l.recs, lo, hi) {
-			consider(r)
+		for _, e := range byStartNs(l.recs, lo, hi) {
+			consider(e.r)
 		}
 	}
-	for _, r := range byStartNs(a.failed, lo, hi) {
-		consider(r)
+	for _, e := range byStartNs(a.failed, lo, hi) {
+		consider(e.r)
 	}
 	a.cands = cands
 	return cands

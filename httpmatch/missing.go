@@ -151,6 +151,7 @@ func (a *Analyzer) markMissing(inc *Incident, f *record, chain []attemptCand) {
 			}
 		}
 	}
+	a.markShed(&l, f, chain)
 	if len(l.what) == 0 {
 		return
 	}
@@ -175,12 +176,17 @@ func (a *Analyzer) decideOrphan(r *record) {
 	}
 	r.front = true
 	e := r.ex
-	a.stats.Requests++
+	shed := a.frontShed(r.conn, e.Response.Start.Time)
+	if !shed {
+		a.stats.Requests++ // a shed one's request was counted, unanswered, with its connection
+	}
 	a.stats.Responses5xx++
 	a.stats.WithoutRequest++
 	var l lack
 	why := "no request before it on its connection: the proxy answered unasked, or the request was not captured"
 	switch {
+	case shed:
+		why, l.shed = "its connection was shed at --max-conns before the response, and the request with it", true
 	case slices.ContainsFunc(r.conn.gaps, func(g flows.Gap) bool { return g.Dir == flows.ClientToServer }):
 		why, l.lost = "lost in a gap of the capture", true
 	case r.conn.midstream:
@@ -188,7 +194,11 @@ func (a *Analyzer) decideOrphan(r *record) {
 	default:
 		l.lost = true
 	}
-	l.add("request not in the capture (%s)", why)
+	if shed {
+		l.add("front connection %s -> %s shed at --max-conns before the response: its request was dropped with it", r.conn.client, r.conn.server)
+	} else {
+		l.add("request not in the capture (%s)", why)
+	}
 	l.flags(e.Response.Flags, "front response", e.Response.Start, false)
 	inc := Incident{
 		Time: e.Response.Start.Time, Status: e.Response.Status,

@@ -155,12 +155,13 @@ func nestGap(outer, inner *record) (gap time.Duration, ok bool) {
 // difference alone exceeds the best gap found. r's outers finished after
 // r's response header (they answered after it): they are among the
 // exchanges that finished since then, scanned newest first.
-func (ro *roles) observe(r *record, same []*record, recent *recentRing) {
+func (ro *roles) observe(r *record, same []timed, recent *recentRing) {
 	var outer, inner *record
 	var outerGap, innerGap time.Duration
 	if !r.votedOuter {
-		pos := searchStart(same, r.startNs)
-		for _, o := range same[pos:min(len(same), pos+maxVoteScan)] {
+		pos := searchTimeFromEnd(same, r.startNs)
+		for _, e := range same[pos:min(len(same), pos+maxVoteScan)] {
+			o := e.r
 			if inner != nil && time.Duration(subNs(o.startNs, r.startNs)) > innerGap {
 				break
 			}

@@ -77,6 +77,8 @@ type analyzeSummaryJSON struct {
 	ByCause         map[string]int64 `json:"by_cause"`
 	ShedConns       int64            `json:"shed_connections,omitempty"`
 	IdleExpiredConn int64            `json:"idle_expired_connections,omitempty"`
+	ShedAttempts    int64            `json:"shed_connect_attempts,omitempty"`
+	ShedNotUpstream int64            `json:"shed_connect_attempts_not_upstream,omitempty"`
 }
 
 func newIncidentJSON(in *httpmatch.Incident) incidentJSON {
@@ -233,7 +235,8 @@ func (iw *IncidentWriter) Close(s AnalyzeSummary) error {
 
 func newAnalyzeSummaryJSON(s AnalyzeSummary) analyzeSummaryJSON {
 	j := analyzeSummaryJSON{Requests: s.Analyze.Requests, Responses5xx: s.Analyze.Responses5xx, ByCause: map[string]int64{},
-		WithoutRequest: s.Analyze.WithoutRequest, ShedConns: s.Flows.Shed, IdleExpiredConn: s.Flows.Expired}
+		WithoutRequest: s.Analyze.WithoutRequest, ShedConns: s.Flows.Shed, IdleExpiredConn: s.Flows.Expired,
+		ShedAttempts: s.Analyze.ShedAttempts, ShedNotUpstream: s.Analyze.ShedNotUpstream}
 	for c, n := range s.Analyze.ByCause {
 		j.ByCause[string(c)] = n
 	}
@@ -352,6 +355,13 @@ func writeAnalyzeSummaryText(w *bufio.Writer, s AnalyzeSummary) {
 	if s.Flows.Shed > 0 || s.Flows.Expired > 0 {
 		fmt.Fprintf(w, "Note: %d connections shed at --max-conns, %d expired idle past --idle-timeout: incidents on them may be missing.\n",
 			s.Flows.Shed, s.Flows.Expired)
+	}
+	if n, not := a.ShedAttempts, a.ShedNotUpstream; n > 0 {
+		if not == n {
+			fmt.Fprintf(w, "Note: %d connect attempts shed at --max-conns, all to the proxy's front (a SYN flood) or to no upstream: no incident lost an attempt to it.\n", n)
+		} else {
+			fmt.Fprintf(w, "Note: %d connect attempts shed at --max-conns (%d to the proxy's front or to no upstream): an incident without an upstream attempt while they were shed says so.\n", n, not)
+		}
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"why502/capture"
 	"why502/findings"
-	"why502/flows"
 	"why502/httpmatch"
 )
 
@@ -21,15 +20,11 @@ func analyzeSummary(t *testing.T, sink func(httpmatch.Incident) error, names ...
 		t.Fatal(err)
 	}
 	defer r.Close()
-	col := findings.New(findings.Options{})
-	an := httpmatch.NewAnalyzer(httpmatch.AnalyzeOptions{}, func(in httpmatch.Incident) {
-		col.Incident(in)
+	pl := findings.NewPipeline(findings.PipelineOptions{}, func(in httpmatch.Incident) {
 		if err := sink(in); err != nil {
 			t.Fatal(err)
 		}
 	})
-	tap := findings.NewTap(an, col)
-	tr := flows.New(flows.Options{WantData: true}, tap)
 	for {
 		p, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -38,14 +33,11 @@ func analyzeSummary(t *testing.T, sink func(httpmatch.Incident) error, names ...
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr.Add(p)
-		an.Advance(p.Time)
-		tap.Advance(p.Time)
+		pl.Add(p)
 	}
-	tr.Flush()
-	an.Flush()
-	s := AnalyzeSummary{Files: names, Capture: r.Stats(), Flows: tr.Stats(), Analyze: an.Stats()}
-	s.Findings = col.Findings(findings.Coverage{Files: names, Capture: s.Capture, Flows: s.Flows, Analyze: s.Analyze})
-	s.Timeline = col.Timeline()
+	pl.Flush()
+	s := AnalyzeSummary{Files: names, Capture: r.Stats(), Flows: pl.Tracker.Stats(), Analyze: pl.Analyzer.Stats()}
+	s.Findings = pl.Findings(names, s.Capture)
+	s.Timeline = pl.Collector.Timeline()
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"why502/capture"
 	"why502/findings"
@@ -67,20 +68,27 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		format = report.Markdown
 		out = report.NewMarkdownWriter(w, report.MarkdownOptions{Command: reproduce(f.filter, front, upstream, names)})
 	}
+	// The incidents come from the pipeline's second goroutine: writeErr
+	// and slicesWanted are this function's again after Flush, failed
+	// tells the reading loop to stop meanwhile.
 	var writeErr error
+	var failed atomic.Bool
 	var slicesWanted []report.Slice
-	pl := newPipeline(aopts, flows.Options{IdleTimeout: f.idle, MaxConns: f.maxConns, WantData: true}, func(in httpmatch.Incident) {
+	pl := newPipeline(aopts, flows.Options{IdleTimeout: f.idle, MaxConns: f.maxConns}, true, func(in httpmatch.Incident) {
 		if sliceDir != "" && len(slicesWanted) < maxSlices {
 			slicesWanted = append(slicesWanted, report.IncidentSlice(len(slicesWanted)+1, &in))
 		}
 		if writeErr == nil {
-			writeErr = out.Incident(in)
+			if writeErr = out.Incident(in); writeErr != nil {
+				failed.Store(true)
+			}
 		}
 	})
-	readErr := pump(r, pl.add, func() bool { return writeErr != nil }, prog)
-	pl.flush()
+	defer pl.Close()
+	readErr := pump(r, pl.Add, failed.Load, prog)
+	pl.Flush()
 	prog.finish()
-	sum := pl.summary(names, r.Stats(), r.Warnings())
+	sum := summary(pl, names, r.Stats(), r.Warnings())
 	if sliceDir != "" {
 		if code := writeSlices(sliceDir, f, names, slicesWanted, sum.Findings, stderr); code != exitOK {
 			return code

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"why502/findings"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -192,7 +193,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	}
 	kstats, kerr := r.LiveStats()
 	sum := report.LiveSummary{
-		AnalyzeSummary: lv.pl.summary(f.ifaces, r.Stats(), r.Warnings()),
+		AnalyzeSummary: summary(lv.pl, f.ifaces, r.Stats(), r.Warnings()),
 		Duration:       time.Since(start), Interfaces: kstats,
 	}
 	report.WriteWarnings(stderr, "why502", sum.Capture, sum.Warnings)
@@ -306,7 +307,7 @@ type kernelStats interface {
 // capture's ticks advance them to its watermark while no packet comes, so
 // that decisions are not held back by a quiet interface.
 type liveRun struct {
-	pl       *pipeline
+	pl       *findings.Pipeline
 	out      liveOutput
 	writeErr error
 	count    int64 // stop after this many packets; 0: no limit
@@ -324,7 +325,7 @@ type liveRun struct {
 
 func newLiveRun(aopts httpmatch.AnalyzeOptions, fopts flows.Options, out liveOutput, count int64) *liveRun {
 	lv := &liveRun{out: out, count: count}
-	lv.pl = newPipeline(aopts, fopts, lv.incident)
+	lv.pl = newPipeline(aopts, fopts, false, lv.incident)
 	return lv
 }
 
@@ -349,7 +350,7 @@ func (lv *liveRun) run(src liveSource) error {
 		p, err := src.Next()
 		switch {
 		case errors.Is(err, capture.ErrTick):
-			lv.pl.advance(src.Watermark())
+			lv.pl.Advance(src.Watermark())
 			lv.refresh(time.Now())
 			continue
 		case errors.Is(err, io.EOF):
@@ -357,7 +358,7 @@ func (lv *liveRun) run(src liveSource) error {
 		case err != nil:
 			return err
 		}
-		lv.pl.add(p)
+		lv.pl.Add(p)
 		lv.packets++
 		lv.bytes += int64(p.WireLen)
 		// The kernel stamps packets with the wall clock: no clock read per packet.
@@ -378,7 +379,7 @@ func (lv *liveRun) refresh(now time.Time) {
 	}
 	st := report.LiveStatus{
 		Elapsed: now.Sub(lv.started), Packets: lv.packets,
-		Conns: lv.pl.tr.Stats().Live, Responses5xx: lv.pl.an.Stats().Responses5xx,
+		Conns: lv.pl.Tracker.Stats().Live, Responses5xx: lv.pl.Analyzer.Stats().Responses5xx,
 	}
 	if d := now.Sub(lv.lastStatus); d > 0 {
 		st.Mbps = float64(lv.bytes-lv.lastBytes) * 8 / d.Seconds() / 1e6
@@ -397,7 +398,7 @@ func (lv *liveRun) refresh(now time.Time) {
 // finish decides everything still waiting, as analyze does at the end of
 // its input, and removes the status line.
 func (lv *liveRun) finish() {
-	lv.pl.flush()
+	lv.pl.Flush()
 	if lv.status != nil {
 		lv.status.Clear()
 	}

@@ -1,0 +1,101 @@
+package findings
+
+import (
+	"time"
+
+	"why502/capture"
+	"why502/flows"
+	"why502/httpmatch"
+)
+
+// Pipeline is the analysis `why502 analyze` and `why502 live` run: a
+// flows.Tracker, an httpmatch.Analyzer, and a Collector tapped between
+// them (it also needs the connections that produced no 5xx). Everything
+// that runs the analysis wires it here, so that all give the same
+// incidents and findings on the same packets.
+type Pipeline struct {
+	Tracker   *flows.Tracker
+	Analyzer  *httpmatch.Analyzer
+	Collector *Collector
+
+	tap   *Tap
+	split *Split
+}
+
+// PipelineOptions configure a Pipeline. Flows.WantData is always set.
+type PipelineOptions struct {
+	Analyze  httpmatch.AnalyzeOptions
+	Flows    flows.Options
+	Findings Options
+	// Split runs the HTTP parsing in the caller's goroutine and the rest
+	// of the analysis in another (Split): on two cores or more, faster.
+	// The incident function is then called from that goroutine, and the
+	// Analyzer's and Collector's counts may be read only after Flush.
+	Split bool
+}
+
+// NewPipeline wires the stages; incident gets each incident after the
+// Collector has seen it.
+func NewPipeline(opts PipelineOptions, incident func(httpmatch.Incident)) *Pipeline {
+	p := &Pipeline{Collector: New(opts.Findings)}
+	p.Analyzer = httpmatch.NewAnalyzer(opts.Analyze, func(in httpmatch.Incident) {
+		p.Collector.Incident(in)
+		if incident != nil {
+			incident(in)
+		}
+	})
+	fopts := opts.Flows
+	fopts.WantData = true
+	if opts.Split {
+		p.split = NewSplit(p.Analyzer, p.Collector, opts.Analyze)
+		p.Tracker = flows.New(fopts, p.split.Handler())
+	} else {
+		p.tap = NewTap(p.Analyzer, p.Collector)
+		p.Tracker = flows.New(fopts, p.tap)
+	}
+	return p
+}
+
+// Add takes one packet; its time is the capture time of the later stages.
+func (p *Pipeline) Add(pk *capture.Packet) {
+	p.Tracker.Add(pk)
+	p.advance(pk.Time)
+}
+
+// Advance moves capture time to t while no packet comes (a live tick).
+func (p *Pipeline) Advance(t time.Time) {
+	p.Tracker.Advance(t)
+	p.advance(t)
+}
+
+func (p *Pipeline) advance(t time.Time) {
+	if p.split != nil {
+		p.split.Advance(t)
+		return
+	}
+	p.Analyzer.Advance(t)
+	p.tap.Advance(t)
+}
+
+// Flush decides everything still waiting, at the end of the input, and
+// (Split) waits for the other goroutine to finish.
+func (p *Pipeline) Flush() {
+	p.Tracker.Flush()
+	if p.split != nil {
+		p.split.Wait()
+	}
+	p.Analyzer.Flush()
+}
+
+// Close stops the other goroutine (Split) if Flush was not called: on an
+// error that ends the run early.
+func (p *Pipeline) Close() {
+	if p.split != nil {
+		p.split.Wait()
+	}
+}
+
+// Findings are the conclusions over the whole input; call after Flush.
+func (p *Pipeline) Findings(files []string, cs capture.Stats) []Finding {
+	return p.Collector.Findings(Coverage{Files: files, Capture: cs, Flows: p.Tracker.Stats(), Analyze: p.Analyzer.Stats()})
+}

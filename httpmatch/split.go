@@ -1,0 +1,271 @@
+package httpmatch
+
+import (
+	"net/netip"
+	"time"
+
+	"why502/flows"
+)
+
+// An Analyzer's work splits in two: per connection (HTTP parsing: half of
+// it on small-packet captures), and across connections (roles,
+// correlation, incidents). Front does the first as the tracker's handler,
+// in the tracker's goroutine, and writes what the second needs as Events,
+// in order; Analyzer.Apply replays them in another goroutine. The
+// Analyzer then sees the same calls, in the same order, at the same
+// capture times as when it is the tracker's handler itself, so the
+// incidents are the same: only the parsing moved. Connections are passed
+// as copies (the tracker updates its own in place): at Start, at Done,
+// and at each change of handshake or teardown (flows.Updater), which is
+// all the Analyzer reads of a connection before its Done.
+
+// EventKind says what an Event carries.
+type EventKind uint8
+
+// Event kinds, one per tracker call (Advance: the driver's clock).
+const (
+	EventStart    EventKind = iota + 1 // Conn: the connection after its first packet
+	EventUpdate                        // Conn: its handshake or teardown changed
+	EventData                          // a chunk of payload (parsed by Front)
+	EventGap                           // a gap in a stream
+	EventDone                          // Conn: the connection at its end
+	EventExchange                      // an exchange the connection's parser finished
+	EventAdvance                       // Time: capture time moved
+)
+
+// Event is one step of a Front's output. The exported fields are what
+// other observers of the connections (findings) read; the rest is the
+// Analyzer's.
+//
+// Events are many (one per packet at least), so they are small: what
+// only some kinds carry (exchanges, gaps, a new connection's client) is
+// in the batch beside them.
+type Event struct {
+	Kind EventKind
+	dir  flows.Dir
+	// midstream: the connection was seen mid-stream (Data, Gap);
+	// tlsFirst: the client's first bytes were TLS (Data).
+	midstream, tlsFirst bool
+	// Turns is the connection's after a Data chunk.
+	Turns int32
+	aux   int32  // EventExchange, EventGap: index in the batch's exchanges, gaps
+	ID    uint64 // the connection's
+	// Conn is a copy of the connection (Start, Update, Done), not shared
+	// with the tracker.
+	Conn *flows.Conn
+	// Server is the connection's (Data, Gap).
+	Server netip.AddrPort
+	// At is the frame of a Data chunk or a Gap; At.Time is also the time
+	// of an Advance.
+	At flows.FrameRef
+}
+
+// EventBatch is a run of Events, with the exchanges, gaps and clients
+// they refer to.
+type EventBatch struct {
+	Events  []Event
+	exs     []Exchange
+	gaps    []flows.Gap
+	clients map[uint64]netip.AddrPort // Data, Gap: clients of the connections first seen in the batch
+}
+
+// Reset empties b for reuse.
+func (b *EventBatch) Reset() {
+	for i := range b.Events {
+		b.Events[i].Conn = nil // drop the connection copies
+	}
+	b.Events = b.Events[:0]
+	clear(b.exs) // and the exchanges' strings
+	b.exs = b.exs[:0]
+	b.gaps = b.gaps[:0]
+	clear(b.clients)
+}
+
+// FrontBatch is how many events a Front gathers before handing them on.
+const FrontBatch = 4096
+
+// Front is the per-connection half of an Analyzer (see Event): the
+// tracker's Handler (with Starter and Updater) in the tracker's
+// goroutine. Not safe for concurrent use; Apply the batches it hands to
+// send, in order, to an Analyzer made with the same options.
+type Front struct {
+	opts  ParserOptions
+	conns map[uint64]*frontConn
+	batch *EventBatch
+	send  func(*EventBatch) *EventBatch
+}
+
+// frontConn is the per-connection state a Front keeps: the parser, and
+// whether the client spoke TLS.
+type frontConn struct {
+	parser       *ConnParser
+	checked, tls bool
+}
+
+// NewFront returns a Front that hands each full batch to send, which
+// returns an empty batch to go on with (it may block: that is the back
+// pressure). opts are the Analyzer's.
+func NewFront(opts AnalyzeOptions, send func(*EventBatch) *EventBatch) *Front {
+	return &Front{opts: opts.Parser, conns: map[uint64]*frontConn{}, batch: &EventBatch{}, send: send}
+}
+
+// Flush hands on the events gathered so far.
+func (f *Front) Flush() {
+	if len(f.batch.Events) > 0 {
+		f.batch = f.send(f.batch)
+	}
+}
+
+func (f *Front) add(ev Event) {
+	f.batch.Events = append(f.batch.Events, ev)
+	if len(f.batch.Events) >= FrontBatch {
+		f.batch = f.send(f.batch)
+	}
+}
+
+func snapshot(c *flows.Conn) *flows.Conn {
+	s := *c
+	s.Gaps = append([]flows.Gap(nil), c.Gaps...) // the tracker appends to its own
+	return &s
+}
+
+// Advance records that capture time moved to t (after each packet).
+func (f *Front) Advance(t time.Time) {
+	f.add(Event{Kind: EventAdvance, At: flows.FrameRef{Time: t}})
+}
+
+// Start implements flows.Starter.
+func (f *Front) Start(c *flows.Conn) {
+	f.add(Event{Kind: EventStart, ID: c.ID, Conn: snapshot(c)})
+}
+
+// Update implements flows.Updater.
+func (f *Front) Update(c *flows.Conn) {
+	f.add(Event{Kind: EventUpdate, ID: c.ID, Conn: snapshot(c)})
+}
+
+// conn returns c's state, its parser made on first use as Analyzer.state
+// does (at the connection's first Data or Gap).
+func (f *Front) conn(c *flows.Conn) *frontConn {
+	fc := f.conns[c.ID]
+	if fc == nil {
+		// Apply makes the connection's state at its first Data or Gap
+		// (when Start did not): it needs the client.
+		if f.batch.clients == nil {
+			f.batch.clients = map[uint64]netip.AddrPort{}
+		}
+		f.batch.clients[c.ID] = c.Client
+		fc = &frontConn{}
+		f.conns[c.ID] = fc
+		po := f.opts
+		po.Midstream = c.Handshake == flows.Midstream
+		fc.parser = NewConnParser(po, frontSink{f, c.ID})
+	}
+	return fc
+}
+
+// Data implements flows.Handler: Analyzer.Data's TLS check and parsing.
+func (f *Front) Data(c *flows.Conn, ch flows.Chunk) {
+	fc := f.conn(c)
+	ev := Event{Kind: EventData, ID: c.ID, Server: c.Server, Turns: int32(c.Turns),
+		midstream: c.Handshake == flows.Midstream, At: ch.At, dir: ch.Dir}
+	if !fc.checked && ch.Dir == flows.ClientToServer && len(ch.Data) > 0 {
+		fc.checked = true
+		if c.Handshake != flows.Midstream && isTLSRecord(ch.Data) {
+			fc.tls, ev.tlsFirst = true, true
+		}
+	}
+	f.add(ev)
+	if fc.tls {
+		return
+	}
+	fc.parser.Data(ch.Dir, ch.Data, ch.At)
+}
+
+// Gap implements flows.Handler.
+func (f *Front) Gap(c *flows.Conn, g flows.Gap) {
+	fc := f.conn(c)
+	f.batch.gaps = append(f.batch.gaps, g)
+	f.add(Event{Kind: EventGap, ID: c.ID, Server: c.Server, midstream: c.Handshake == flows.Midstream,
+		aux: int32(len(f.batch.gaps) - 1)})
+	if fc.tls {
+		return
+	}
+	fc.parser.Gap(g.Dir, g.Len, g.At, g.Snaplen)
+}
+
+// Done implements flows.Handler.
+func (f *Front) Done(c *flows.Conn) {
+	f.add(Event{Kind: EventDone, ID: c.ID, Conn: snapshot(c)})
+	fc := f.conns[c.ID]
+	if fc == nil {
+		return
+	}
+	delete(f.conns, c.ID)
+	at := c.Teardown.At
+	if c.Teardown.Kind == flows.CloseNone {
+		at = flows.FrameRef{File: c.First.File, Time: c.Last}
+	}
+	fc.parser.Close(at)
+}
+
+// frontSink turns a parser's exchanges into events of its Front.
+type frontSink struct {
+	f  *Front
+	id uint64
+}
+
+func (s frontSink) Exchange(e Exchange) {
+	b := s.f.batch
+	b.exs = append(b.exs, e)
+	s.f.add(Event{Kind: EventExchange, ID: s.id, aux: int32(len(b.exs) - 1)})
+}
+
+// Apply replays one event of batch b (from a Front) on a. Events must be
+// applied in order, all of a batch before the next batch's.
+func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
+	switch ev.Kind {
+	case EventStart:
+		a.Start(ev.Conn)
+	case EventUpdate:
+		if cs := a.conns[ev.ID]; cs != nil && cs.live != nil {
+			cs.live = ev.Conn
+		}
+	case EventData:
+		a.clock(ev.At.Time)
+		cs := a.splitState(b, ev)
+		if ev.tlsFirst {
+			cs.tls = true
+			a.roles.sawTLS(cs.server)
+		}
+		if cs.tls {
+			a.frontData = append(a.frontData, frontEvent{conn: cs, at: ev.At, toClient: ev.dir != flows.ClientToServer})
+		}
+	case EventGap:
+		a.splitState(b, ev).keepGap(b.gaps[ev.aux])
+	case EventDone:
+		a.closing = a.conns[ev.ID]
+		a.Done(ev.Conn)
+	case EventExchange:
+		cs := a.conns[ev.ID]
+		if cs == nil {
+			cs = a.closing // the exchanges its parser's Close finished
+		}
+		a.exchange(cs, b.exs[ev.aux])
+	case EventAdvance:
+		a.Advance(ev.At.Time)
+	}
+}
+
+// splitState is Analyzer.state for Apply: the parser is Front's.
+func (a *Analyzer) splitState(b *EventBatch, ev *Event) *connState {
+	cs := a.conns[ev.ID]
+	if cs == nil {
+		cs = &connState{id: ev.ID, client: unmap(b.clients[ev.ID]), server: unmap(ev.Server)}
+		a.conns[ev.ID] = cs
+	}
+	if !cs.parsed {
+		cs.parsed, cs.midstream = true, ev.midstream
+	}
+	return cs
+}
