@@ -31,48 +31,63 @@ func benchCapture(n int) []byte {
 	return capturetest.Pcap(layers.LinkTypeEthernet, recs...)
 }
 
+// BenchmarkRead reads a capture in the caller's goroutine ("direct") and
+// read ahead in another ("prefetch", as flows and analyze do).
 func BenchmarkRead(b *testing.B) {
 	const packets = 20000
 	file := benchCapture(packets)
-	b.SetBytes(int64(len(file)))
-	b.ReportAllocs()
-	for b.Loop() {
-		r, err := capture.NewReader([]capture.Source{{Name: "bench", R: bytes.NewReader(file)}}, capture.Options{})
-		if err != nil {
-			b.Fatal(err)
+	for _, prefetch := range []bool{false, true} {
+		name := "direct"
+		if prefetch {
+			name = "prefetch"
 		}
-		n := 0
-		for {
-			_, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			n++
-		}
-		if n != packets {
-			b.Fatalf("read %d packets, want %d", n, packets)
-		}
-	}
-}
-
-// TestReadAllocations checks that reading does not allocate per packet: a
-// file of 20000 packets costs no more allocations than one of 200.
-func TestReadAllocations(t *testing.T) {
-	allocs := func(file []byte) float64 {
-		return testing.AllocsPerRun(5, func() {
-			r, err := capture.NewReader([]capture.Source{{Name: "a", R: bytes.NewReader(file)}}, capture.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for {
-				if _, err := r.Next(); err != nil {
-					break
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(file)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := capture.NewReader([]capture.Source{{Name: "bench", R: bytes.NewReader(file)}}, capture.Options{Prefetch: prefetch})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for {
+					_, err := r.Next()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					n++
+				}
+				r.Close()
+				if n != packets {
+					b.Fatalf("read %d packets, want %d", n, packets)
 				}
 			}
 		})
 	}
-	small, large := allocs(benchCapture(200)), allocs(benchCapture(20000))
-	if large > small+2 {
-		t.Errorf("allocations per file:\n- want: about %v for 20000 packets, as for 200\n-  got: %v", small, large)
+}
+
+// TestReadAllocations checks that reading does not allocate per packet,
+// read ahead or not: a file of 20000 packets costs no more allocations
+// than one of 200.
+func TestReadAllocations(t *testing.T) {
+	for _, prefetch := range []bool{false, true} {
+		allocs := func(file []byte) float64 {
+			return testing.AllocsPerRun(5, func() {
+				r, err := capture.NewReader([]capture.Source{{Name: "a", R: bytes.NewReader(file)}}, capture.Options{Prefetch: prefetch})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for {
+					if _, err := r.Next(); err != nil {
+						break
+					}
+				}
+				r.Close()
+			})
+		}
+		small, large := allocs(benchCapture(200)), allocs(benchCapture(20000))
+		if large > small+2 {
+			t.Errorf("prefetch %v: allocations per file:\n- want: about %v for 20000 packets, as for 200\n-  got: %v", prefetch, small, large)
+		}
 	}
 }

@@ -39,7 +39,7 @@ func newFlagSet(cmd, usage string, f *inputFlags, stderr io.Writer) *pflag.FlagS
 	fs.StringVarP(&f.filter, "filter", "f", "", "tcpdump-style filter, e.g. 'host 10.0.0.7 and port 8080'")
 	fs.StringArrayVarP(&f.reads, "read", "r", nil, "capture file to read, as with tcpdump -r (repeatable; same as a FILE argument)")
 	fs.DurationVar(&f.idle, "idle-timeout", flows.DefaultIdleTimeout, "release a connection silent this long in capture time")
-	fs.IntVar(&f.maxConns, "max-conns", flows.DefaultMaxConns, "most connections held at once (about 2.5 KB of heap each; the default keeps a SYN flood under 300 MB); beyond it the longest idle is shed and counted")
+	fs.IntVar(&f.maxConns, "max-conns", flows.DefaultMaxConns, "most connections held at once (about 3.5 KB of heap each; the default keeps a SYN flood under 300 MB of heap with flows, 512 MB with analyze); beyond it the longest idle is shed and counted")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line (it is shown on standard error only when that is a terminal)")
 	return fs
 }

@@ -84,7 +84,7 @@ func newLiveFlagSet(f *liveFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.IntVarP(&f.bufferMiB, "buffer-size", "B", 32, "kernel ring per interface, in MiB: a larger ring absorbs longer bursts before the kernel drops")
 	fs.BoolVar(&f.promiscuous, "promisc", false, "put the named interfaces in promiscuous mode (traffic not addressed to this host)")
 	fs.DurationVar(&f.idle, "idle-timeout", flows.DefaultIdleTimeout, "release a connection silent this long")
-	fs.IntVar(&f.maxConns, "max-conns", flows.DefaultMaxConns, "most connections held at once (about 2.5 KB of heap each; the default keeps a SYN flood under 300 MB); beyond it the longest idle is shed and counted")
+	fs.IntVar(&f.maxConns, "max-conns", flows.DefaultMaxConns, "most connections held at once (about 3.5 KB of heap each; the default keeps a SYN flood under 300 MB of heap with flows, 512 MB with analyze); beyond it the longest idle is shed and counted")
 	fs.DurationVar(&f.horizon, "horizon", liveHorizon, "how long requests are kept for matching: longer than the proxy's longest request; memory grows with it")
 	return fs
 }
