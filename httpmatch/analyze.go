@@ -253,7 +253,11 @@ func (a *Analyzer) state(c *flows.Conn) *connState {
 // a connect attempt from its first packet on: one that is never answered
 // must be able to explain a 504 long before the tracker gives up on it
 // (flows.Options.IdleTimeout), and one that is refused before its Done.
-func (a *Analyzer) Start(c *flows.Conn) {
+func (a *Analyzer) Start(c *flows.Conn) { a.start(c, false) }
+
+// start is Start; with own, c is not the tracker's (Apply: a copy in an
+// event batch, reused) and the analyzer keeps a copy of its own.
+func (a *Analyzer) start(c *flows.Conn, own bool) {
 	if c.Handshake != flows.Unanswered {
 		return // mid-stream: no connect attempt to speak of
 	}
@@ -261,7 +265,12 @@ func (a *Analyzer) Start(c *flows.Conn) {
 	if a.notAttempt(c) {
 		return // to a proxy front: nothing to keep (shed.go)
 	}
-	cs := &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), live: c}
+	live := c
+	if own {
+		cp := *c
+		live = &cp
+	}
+	cs := &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), live: live}
 	a.conns[c.ID] = cs
 	r := a.newRecord(cs, c.First.Time)
 	cs.attempt = r

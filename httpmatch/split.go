@@ -51,7 +51,8 @@ type Event struct {
 	aux   int32  // EventExchange, EventGap: index in the batch's exchanges, gaps
 	ID    uint64 // the connection's
 	// Conn is a copy of the connection (Start, Update, Done), not shared
-	// with the tracker.
+	// with the tracker; it belongs to the batch: valid until the batch is
+	// Reset, so an observer copies what it keeps.
 	Conn *flows.Conn
 	// Server is the connection's (Data, Gap).
 	Server netip.AddrPort
@@ -64,6 +65,7 @@ type Event struct {
 // they refer to.
 type EventBatch struct {
 	Events  []Event
+	conns   []flows.Conn // the Events' Conn, up to cap (frontConns)
 	exs     []Exchange
 	gaps    []flows.Gap
 	clients map[uint64]netip.AddrPort // Data, Gap: clients of the connections first seen in the batch
@@ -75,14 +77,22 @@ func (b *EventBatch) Reset() {
 		b.Events[i].Conn = nil // drop the connection copies
 	}
 	b.Events = b.Events[:0]
+	clear(b.conns) // their Gaps
+	b.conns = b.conns[:0]
 	clear(b.exs) // and the exchanges' strings
 	b.exs = b.exs[:0]
 	b.gaps = b.gaps[:0]
 	clear(b.clients)
 }
 
-// FrontBatch is how many events a Front gathers before handing them on.
-const FrontBatch = 4096
+// FrontBatch is how many events a Front gathers before handing them on;
+// a batch also ends at frontConns connection copies. The copies live in
+// the batch, reused: a SYN flood makes two per connection (Start, Done),
+// and allocating each showed as a third of the time under the flood.
+const (
+	FrontBatch = 4096
+	frontConns = 256
+)
 
 // Front is the per-connection half of an Analyzer (see Event): the
 // tracker's Handler (with Starter and Updater) in the tracker's
@@ -117,16 +127,25 @@ func (f *Front) Flush() {
 }
 
 func (f *Front) add(ev Event) {
-	f.batch.Events = append(f.batch.Events, ev)
-	if len(f.batch.Events) >= FrontBatch {
-		f.batch = f.send(f.batch)
+	b := f.batch
+	b.Events = append(b.Events, ev)
+	if len(b.Events) >= FrontBatch || len(b.conns) == cap(b.conns) && cap(b.conns) > 0 {
+		f.batch = f.send(b)
 	}
 }
 
-func snapshot(c *flows.Conn) *flows.Conn {
-	s := *c
-	s.Gaps = append([]flows.Gap(nil), c.Gaps...) // the tracker appends to its own
-	return &s
+// snapshot copies c into the batch, for the next event added.
+func (f *Front) snapshot(c *flows.Conn) *flows.Conn {
+	b := f.batch
+	if b.conns == nil {
+		b.conns = make([]flows.Conn, 0, frontConns)
+	}
+	b.conns = append(b.conns, *c) // within cap: add sends a full batch
+	s := &b.conns[len(b.conns)-1]
+	if len(c.Gaps) > 0 {
+		s.Gaps = append([]flows.Gap(nil), c.Gaps...) // the tracker appends to its own
+	}
+	return s
 }
 
 // Advance records that capture time moved to t (after each packet).
@@ -136,12 +155,12 @@ func (f *Front) Advance(t time.Time) {
 
 // Start implements flows.Starter.
 func (f *Front) Start(c *flows.Conn) {
-	f.add(Event{Kind: EventStart, ID: c.ID, Conn: snapshot(c)})
+	f.add(Event{Kind: EventStart, ID: c.ID, Conn: f.snapshot(c)})
 }
 
 // Update implements flows.Updater.
 func (f *Front) Update(c *flows.Conn) {
-	f.add(Event{Kind: EventUpdate, ID: c.ID, Conn: snapshot(c)})
+	f.add(Event{Kind: EventUpdate, ID: c.ID, Conn: f.snapshot(c)})
 }
 
 // conn returns c's state, its parser made on first use as Analyzer.state
@@ -196,7 +215,7 @@ func (f *Front) Gap(c *flows.Conn, g flows.Gap) {
 
 // Done implements flows.Handler.
 func (f *Front) Done(c *flows.Conn) {
-	f.add(Event{Kind: EventDone, ID: c.ID, Conn: snapshot(c)})
+	f.add(Event{Kind: EventDone, ID: c.ID, Conn: f.snapshot(c)})
 	fc := f.conns[c.ID]
 	if fc == nil {
 		return
@@ -226,10 +245,10 @@ func (s frontSink) Exchange(e Exchange) {
 func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
 	switch ev.Kind {
 	case EventStart:
-		a.Start(ev.Conn)
+		a.start(ev.Conn, true)
 	case EventUpdate:
 		if cs := a.conns[ev.ID]; cs != nil && cs.live != nil {
-			cs.live = ev.Conn
+			*cs.live = *ev.Conn // the analyzer's own copy (start)
 		}
 	case EventData:
 		a.clock(ev.At.Time)
