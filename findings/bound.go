@@ -13,6 +13,13 @@ import (
 // count as well as by time, so that memory does not follow the rate of
 // SYNs.
 
+// maxServers bounds the distinct servers (ip:port) the Collector keeps
+// statistics and a timeline for, as many as flows keeps connections: a
+// scan of many addresses would otherwise make one of each per address.
+// Servers past it are left out of the findings, and the capture_coverage
+// finding says how many connections that concerned.
+const maxServers = 1 << 16
+
 // maxReorder bounds the reorder buffer: beyond it the oldest outcome is
 // used at once, before its Options.Reorder delay. As many as flows keeps
 // connections: at rates above maxReorder per Reorder (16k connects per

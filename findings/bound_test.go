@@ -2,6 +2,7 @@ package findings
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,5 +47,46 @@ func TestBoundFlood(t *testing.T) {
 	c.Findings(Coverage{})
 	if s := c.servers[target]; s == nil || s.failures != syns {
 		t.Errorf("failed connects counted\n- want: %d\n-  got: %+v", syns, s)
+	}
+}
+
+// TestBoundScan: a scan of more servers than maxServers (each refusing
+// one connect) keeps statistics for maxServers of them; the rest are
+// counted and the capture_coverage finding says so.
+func TestBoundScan(t *testing.T) {
+	const servers = maxServers + 5000
+	c := New(Options{})
+	tap := NewTap(nopHandler{}, c)
+	tr := flows.New(flows.Options{}, tap)
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	client := netip.MustParseAddr("172.16.0.1")
+	for i := range servers {
+		at := t0.Add(time.Duration(i) * 20 * time.Microsecond)
+		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(1+i>>16))
+		src := netip.AddrPortFrom(client, uint16(20000+i%40000))
+		for _, p := range []capture.Packet{
+			{Time: at, Src: src, Dst: dst, Seq: uint32(i), Flags: capture.SYN},
+			{Time: at.Add(time.Microsecond), Src: dst, Dst: src, Ack: uint32(i) + 1, Flags: capture.RST | capture.ACK},
+		} {
+			tr.Add(&p)
+			tap.Advance(p.Time)
+		}
+	}
+	tr.Flush()
+	fs := c.Findings(Coverage{})
+	if len(c.servers) != maxServers || len(c.timeline) > maxServers {
+		t.Errorf("servers kept: want %d (timelines at most that), got %d (%d timelines)", maxServers, len(c.servers), len(c.timeline))
+	}
+	if c.untracked < servers-maxServers {
+		t.Errorf("untracked: want at least %d, got %d", servers-maxServers, c.untracked)
+	}
+	var cov string
+	for _, f := range fs {
+		if f.Kind == CaptureCoverage {
+			cov = f.Conclusion
+		}
+	}
+	if !strings.Contains(cov, "beyond the first 65536 seen") {
+		t.Errorf("capture_coverage does not mention the servers left out: %q", cov)
 	}
 }

@@ -121,6 +121,13 @@ type Collector struct {
 	// Timeline is per bin (one second, wider on long runs), per upstream.
 	timeline map[netip.AddrPort]map[int64]*Bucket
 	binSecs  int64
+
+	// Beyond maxServers distinct servers (bound.go) the rest share these,
+	// never reported; untracked counts the connections and outcomes that
+	// went to them.
+	overflow       server
+	overflowBucket Bucket
+	untracked      int64
 }
 
 // maxTimelineBins bounds each upstream's timeline: past it the bins
@@ -158,6 +165,10 @@ func (c *Collector) server(ap netip.AddrPort) *server {
 	ap = unmap(ap)
 	s := c.servers[ap]
 	if s == nil {
+		if len(c.servers) >= maxServers {
+			c.untracked++
+			return &c.overflow
+		}
 		s = &server{addr: ap}
 		c.servers[ap] = s
 	}
@@ -174,6 +185,10 @@ type Bucket struct {
 func (c *Collector) bucket(up netip.AddrPort, t time.Time) *Bucket {
 	m := c.timeline[up]
 	if m == nil {
+		if len(c.timeline) >= maxServers {
+			c.overflowBucket = Bucket{}
+			return &c.overflowBucket
+		}
 		m = map[int64]*Bucket{}
 		c.timeline[up] = m
 	}

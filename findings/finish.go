@@ -265,6 +265,10 @@ func (c *Collector) coverage(cov Coverage) (Finding, bool) {
 		n++
 		issues = append(issues, fmt.Sprintf("%d gaps (%d bytes) in TCP streams: packets missing from the capture (dropped by tcpdump or the kernel, or before the capture began)", cov.Flows.Gaps, cov.Flows.GapBytes))
 	}
+	if c.untracked > 0 {
+		n++
+		issues = append(issues, fmt.Sprintf("%d connections went to servers beyond the first %d seen, left out of these findings (a scan of many addresses?)", c.untracked, maxServers))
+	}
 	if cov.Capture.Filtered > 0 {
 		issues = append(issues, fmt.Sprintf("%d TCP segments left out by the filter", cov.Capture.Filtered))
 	}
