@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"reflect"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
@@ -34,32 +35,50 @@ func seedCaptures() [][]byte {
 	return out
 }
 
+// FuzzReader reads arbitrary bytes as two captures merged, directly and
+// read ahead (Options.Prefetch): no panic, consistent packets and counts,
+// and the same packets, counts and warnings either way.
 func FuzzReader(f *testing.F) {
 	for _, c := range seedCaptures() {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := capture.NewReader([]capture.Source{src("f", b), src("g", b)}, capture.Options{})
-		if err != nil {
-			return
+		var runs [2]struct {
+			pkts  []capture.Packet
+			stats capture.Stats
+			warns []capture.Warning
 		}
-		var n int64
-		for {
-			p, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
+		for i, prefetch := range []bool{false, true} {
+			r, err := capture.NewReader([]capture.Source{src("f", b), src("g", b)}, capture.Options{Prefetch: prefetch})
 			if err != nil {
-				t.Fatal(err)
+				return
 			}
-			n++
-			if len(p.Payload) > p.PayloadLen || p.CapLen > p.WireLen || p.Frame < 1 {
-				t.Fatalf("inconsistent packet %+v", p)
+			var n int64
+			for {
+				p, err := r.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+				if len(p.Payload) > p.PayloadLen || p.CapLen > p.WireLen || p.Frame < 1 {
+					t.Fatalf("inconsistent packet %+v", p)
+				}
+				c := *p
+				c.Payload = bytes.Clone(p.Payload)
+				runs[i].pkts = append(runs[i].pkts, c)
 			}
+			st := r.Stats()
+			if st.TCP != n || st.Frames < st.TCP+st.NonTCP+st.Fragments+st.Undecodable {
+				t.Fatalf("stats do not add up: %d packets, %+v", n, st)
+			}
+			runs[i].stats, runs[i].warns = st, r.Warnings()
+			r.Close()
 		}
-		st := r.Stats()
-		if st.TCP != n || st.Frames < st.TCP+st.NonTCP+st.Fragments+st.Undecodable {
-			t.Fatalf("stats do not add up: %d packets, %+v", n, st)
+		if !reflect.DeepEqual(runs[0], runs[1]) {
+			t.Fatalf("read ahead differs from direct:\ndirect   %+v\nprefetch %+v", runs[0], runs[1])
 		}
 	})
 }

@@ -11,7 +11,10 @@ import (
 // FuzzAnalyze runs the whole analyze pipeline (capture, flows, HTTP,
 // correlation, report) on mutated real captures: whatever the bytes, it
 // must not panic, and it either reads the input (exit 0, with warnings for
-// what it could not) or says the input is not a capture (exit 2).
+// what it could not) or says the input is not a capture (exit 2). On two
+// cores it runs the two-goroutine pipeline, as the command does. Run it
+// with -fuzzminimizetime 0: its inputs are whole captures (20-40 KB) that
+// the default minimization spends minutes on without shrinking.
 func FuzzAnalyze(f *testing.F) {
 	// The first 16 KB of each sample: whole captures make each run slow
 	// and leave the mutator little to do (Go's fuzzer spends minutes
