@@ -30,7 +30,7 @@ const (
 	EventGap                           // a gap in a stream
 	EventDone                          // Conn: the connection at its end
 	EventExchange                      // an exchange the connection's parser finished
-	EventAdvance                       // Time: capture time moved
+	EventAdvance                       // At.Time: capture time moved
 )
 
 // Event is one step of a Front's output. The exported fields are what
@@ -56,8 +56,8 @@ type Event struct {
 	Conn *flows.Conn
 	// Server is the connection's (Data, Gap).
 	Server netip.AddrPort
-	// At is the frame of a Data chunk or a Gap; At.Time is also the time
-	// of an Advance.
+	// At is the frame of a Data chunk; At.Time is also the time of an
+	// Advance (a Gap's frame is in the gap).
 	At flows.FrameRef
 }
 
