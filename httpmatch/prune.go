@@ -1,6 +1,9 @@
 package httpmatch
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // What the analyzer forgets, and when: memory follows the traffic of the
 // decision delay (Hold) and, for failures, of Horizon.
@@ -21,13 +24,12 @@ func (a *Analyzer) prune() {
 	limit := a.now.Add(-a.opts.Horizon)
 	answered := nanos(a.now.Add(-2 * a.opts.Hold))
 	for k, l := range a.index {
-		l.recs = sweepAnswered(l.recs, answered)
-		if l.recs = sweep(l.recs, limit); len(l.recs) == 0 {
+		if l.recs = sweep(l.recs, limit, answered); len(l.recs) == 0 {
 			delete(a.index, k)
 		}
 	}
-	a.failed = sweep(a.failed, limit)
-	a.awaiting = sweep(a.awaiting, limit)
+	a.failed = sweep(a.failed, limit, math.MinInt64)
+	a.awaiting = sweep(a.awaiting, limit, math.MinInt64)
 	a.pruneFrontData(limit)
 	a.shed.prune(nanos(limit))
 }
@@ -43,8 +45,10 @@ func (a *Analyzer) countUnanswered() {
 	a.unanswered = a.unanswered[:0]
 }
 
-// sweepAnswered marks dead the exchanges with a complete answer below 500
-// (OutcomeOK) added before limit (2 Hold ago). Such an attempt can only
+// sweep drops from l the records that can no longer be matched and those
+// added before limit, in one pass.
+// Exchanges with a complete answer below 500 (OutcomeOK) added before
+// answered (2 Hold ago) are dead too. Such an attempt can only
 // be the last of a request's attempts (a retry follows a failure), and
 // the request it belongs to answered within maxRelay of it, so it was
 // decided Hold after that; after another Hold nothing waits for it.
@@ -54,30 +58,26 @@ func (a *Analyzer) countUnanswered() {
 // longer pile up for Horizon: under steady load the memory then follows
 // the traffic of 2 Hold, not of Horizon (the 2 GB make-large capture held
 // 12k of them, 15 MB of heap, at its end).
-func sweepAnswered(l []timed, limit int64) []timed {
-	for _, e := range l {
-		r := e.r
-		if x := r.ex; r.addedNs < limit && x != nil && x.status > 0 && x.status < 500 &&
-			x.Response.Flags&(Invalid|BadFraming|TooLarge|BadHeader|Partial) == 0 {
-			r.dead = true
-		}
-	}
-	return l
-}
-
-// sweep drops from l the records that can no longer be matched and those
-// added before limit.
-func sweep(l []timed, limit time.Time) []timed {
+func sweep(l []timed, limit time.Time, answered int64) []timed {
 	lim := nanos(limit)
 	out := l[:0]
 	for _, e := range l {
-		if r := e.r; r.addedNs < lim {
+		r := e.r
+		if r.addedNs < lim || r.addedNs < answered && answeredOK(r) {
 			r.dead = true
 		}
-		if r := e.r; !r.dead && !r.used && !r.front {
+		if !r.dead && !r.used && !r.front {
 			out = append(out, e)
 		}
 	}
 	clear(l[len(out):])
 	return out
+}
+
+// answeredOK reports whether r is an exchange whose answer was complete
+// and below 500 (OutcomeOK).
+func answeredOK(r *record) bool {
+	x := r.ex
+	return x != nil && x.status > 0 && x.status < 500 &&
+		x.Response.Flags&(Invalid|BadFraming|TooLarge|BadHeader|Partial) == 0
 }

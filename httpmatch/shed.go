@@ -1,6 +1,7 @@
 package httpmatch
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -279,7 +280,7 @@ func (a *Analyzer) limitAttempts() {
 	if len(a.failed) <= maxN {
 		return
 	}
-	a.failed = sweep(a.failed, a.now.Add(-a.opts.Horizon))
+	a.failed = sweep(a.failed, a.now.Add(-a.opts.Horizon), math.MinInt64)
 	// Those that connected are no failed attempt (Done would mark them
 	// dead): not shed, only dropped sooner.
 	out := a.failed[:0]
