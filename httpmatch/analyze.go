@@ -115,7 +115,9 @@ type AnalyzeStats struct {
 type IncidentFunc func(Incident)
 
 // Analyzer turns the connections of a flows.Tracker into incidents. It is
-// the Tracker's Handler (with WantData set); the driver also calls Advance
+// the Tracker's Handler (with WantData set; also its Starter and Updater),
+// through a Front of its own whose events it applies at once (split.go:
+// the same path as Front and Apply on two goroutines); the driver also calls Advance
 // with each packet's time and Flush at the end. Incidents are handed to the
 // sink in the order the proxy sent its responses, once capture time has
 // moved Hold past them, so memory follows the concurrent activity within
@@ -130,6 +132,7 @@ type Analyzer struct {
 	queue     pendingQueue        // exchanges waiting for their decision
 	index     map[reqKey]*recList // recent exchanges by method and URI, in start order
 	recent    recentRing          // the latest exchanges, for the role vote
+	front     *Front              // as the tracker's handler (Start, Data...)
 	closing   *connState          // Apply: the connection of the last EventDone
 	cands     []attemptCand       // candidates' scratch list
 	chain     []attemptCand       // correlate's scratch list
@@ -155,22 +158,21 @@ type Analyzer struct {
 type connState struct {
 	id             uint64
 	client, server netip.AddrPort
-	parser         *ConnParser
 	final          *flows.Conn // set at Done
-	// live is the tracker's connection until Done, for connect attempts
-	// seen from their SYN (flows.Starter): their outcome may be needed
-	// before they are done.
+	// live is a copy of the connection until Done, refreshed by Update
+	// events, for connect attempts seen from their SYN (flows.Starter):
+	// their outcome may be needed before they are done.
 	live    *flows.Conn
 	attempt *record      // the connect-attempt record made at Start
 	votes   *serverVotes // the server's role votes (roles.serverVotes)
 	lastEnd time.Time    // end of the previous exchange, for idle times
 	// tls: the client's first bytes were a TLS record; the connection is
-	// not parsed, its traffic is kept as frontData. checked: decided.
-	tls, checked bool
+	// not parsed, its traffic is kept as frontData.
+	tls bool
 	// midstream: the capture began after the handshake.
 	midstream bool
-	// parsed: the connection's parser was made (by Front, with Apply);
-	// parser is then nil.
+	// parsed: the connection carried payload or a gap, so Front made it a
+	// parser.
 	parsed bool
 	// gaps are the connection's first gaps (maxGapsKept), for Incident.Missing.
 	gaps []flows.Gap
@@ -212,7 +214,7 @@ func NewAnalyzer(opts AnalyzeOptions, sink IncidentFunc) *Analyzer {
 	if opts.Horizon <= 0 {
 		opts.Horizon = DefaultHorizon
 	}
-	return &Analyzer{
+	a := &Analyzer{
 		opts:  opts,
 		sink:  sink,
 		roles: newRoles(opts.Front, opts.Upstream),
@@ -220,6 +222,14 @@ func NewAnalyzer(opts AnalyzeOptions, sink IncidentFunc) *Analyzer {
 		index: map[reqKey]*recList{},
 		stats: AnalyzeStats{ByCause: map[Cause]int64{}},
 	}
+	a.front = NewFront(opts, func(b *EventBatch) *EventBatch {
+		for i := range b.Events {
+			a.Apply(b, &b.Events[i])
+		}
+		b.Reset()
+		return b
+	})
+	return a
 }
 
 // Stats returns the counts so far.
@@ -233,31 +243,27 @@ func (cs *connState) view() *flows.Conn {
 	return cs.live
 }
 
-func (a *Analyzer) state(c *flows.Conn) *connState {
-	cs := a.conns[c.ID]
-	if cs == nil {
-		cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server)}
-		a.conns[c.ID] = cs
-	}
-	if cs.parser != nil {
-		return cs
-	}
-	po := a.opts.Parser
-	po.Midstream = c.Handshake == flows.Midstream
-	cs.midstream = po.Midstream
-	cs.parser = NewConnParser(po, SinkFunc(func(e Exchange) { a.exchange(cs, e) }))
-	return cs
-}
-
 // Start implements flows.Starter. A connection that begins with a SYN is
 // a connect attempt from its first packet on: one that is never answered
 // must be able to explain a 504 long before the tracker gives up on it
 // (flows.Options.IdleTimeout), and one that is refused before its Done.
-func (a *Analyzer) Start(c *flows.Conn) { a.start(c, false) }
+func (a *Analyzer) Start(c *flows.Conn) { a.front.Start(c); a.front.Flush() }
 
-// start is Start; with own, c is not the tracker's (Apply: a copy in an
-// event batch, reused) and the analyzer keeps a copy of its own.
-func (a *Analyzer) start(c *flows.Conn, own bool) {
+// Update implements flows.Updater.
+func (a *Analyzer) Update(c *flows.Conn) { a.front.Update(c); a.front.Flush() }
+
+// Data implements flows.Handler.
+func (a *Analyzer) Data(c *flows.Conn, ch flows.Chunk) { a.front.Data(c, ch); a.front.Flush() }
+
+// Gap implements flows.Handler.
+func (a *Analyzer) Gap(c *flows.Conn, g flows.Gap) { a.front.Gap(c, g); a.front.Flush() }
+
+// Done implements flows.Handler.
+func (a *Analyzer) Done(c *flows.Conn) { a.front.Done(c); a.front.Flush() }
+
+// start applies an EventStart. c is a copy in an event batch, reused: the
+// analyzer keeps a copy of its own.
+func (a *Analyzer) start(c *flows.Conn) {
 	if c.Handshake != flows.Unanswered {
 		return // mid-stream: no connect attempt to speak of
 	}
@@ -265,12 +271,8 @@ func (a *Analyzer) start(c *flows.Conn, own bool) {
 	if a.notAttempt(c) {
 		return // to a proxy front: nothing to keep (shed.go)
 	}
-	live := c
-	if own {
-		cp := *c
-		live = &cp
-	}
-	cs := &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), live: live}
+	live := *c
+	cs := &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), live: &live}
 	a.conns[c.ID] = cs
 	r := a.newRecord(cs, c.First.Time)
 	cs.attempt = r
@@ -285,42 +287,15 @@ func (a *Analyzer) start(c *flows.Conn, own bool) {
 	}
 }
 
-// Data implements flows.Handler.
-func (a *Analyzer) Data(c *flows.Conn, ch flows.Chunk) {
-	a.clock(ch.At.Time)
-	cs := a.state(c)
-	if !cs.checked && ch.Dir == flows.ClientToServer && len(ch.Data) > 0 {
-		cs.checked = true
-		if c.Handshake != flows.Midstream && isTLSRecord(ch.Data) {
-			cs.tls = true
-			a.roles.sawTLS(cs.server)
-		}
-	}
-	if cs.tls {
-		a.frontData = append(a.frontData, frontEvent{conn: cs, at: ch.At, toClient: ch.Dir != flows.ClientToServer})
-		return
-	}
-	cs.parser.Data(ch.Dir, ch.Data, ch.At)
-}
-
 // isTLSRecord reports whether b starts with a TLS handshake record
 // (content type 22, version 3.x): a ClientHello.
 func isTLSRecord(b []byte) bool {
 	return len(b) >= 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04
 }
 
-// Gap implements flows.Handler.
-func (a *Analyzer) Gap(c *flows.Conn, g flows.Gap) {
-	cs := a.state(c)
-	cs.keepGap(g)
-	if cs.tls {
-		return
-	}
-	cs.parser.Gap(g.Dir, g.Len, g.At, g.Snaplen)
-}
-
-// Done implements flows.Handler.
-func (a *Analyzer) Done(c *flows.Conn) {
+// done applies an EventDone; the exchanges its parser's Close finished
+// follow it.
+func (a *Analyzer) done(c *flows.Conn) {
 	a.clock(c.Last)
 	if a.releaseDone(c) {
 		return // a connect attempt released with its shed connection
@@ -356,13 +331,6 @@ func (a *Analyzer) Done(c *flows.Conn) {
 			cs.attempt.setHeap(at)
 			a.queue.push(cs.attempt)
 		}
-	}
-	if cs.parser != nil {
-		at := c.Teardown.At
-		if c.Teardown.Kind == flows.CloseNone {
-			at = flows.FrameRef{File: c.First.File, Time: c.Last}
-		}
-		cs.parser.Close(at)
 	}
 }
 

@@ -193,11 +193,11 @@ func cmpInt64(x, y int64) int {
 // carried nothing leaves nothing to keep.
 func (a *Analyzer) releaseDone(c *flows.Conn) bool {
 	cs := a.conns[c.ID]
-	if c.Shed && cs != nil && cs.carried() {
+	if c.Shed && cs != nil && cs.parsed {
 		a.shed.noteConn(cs.client, cs.server, nanos(c.Last))
 		return false
 	}
-	if c.Handshake == flows.Established && cs != nil && !cs.carried() {
+	if c.Handshake == flows.Established && cs != nil && !cs.parsed {
 		// Connected and silent (a flood's open connections): nothing was
 		// parsed and its attempt is no failed one; Done would only copy
 		// the connection for a record that is dead.
@@ -222,7 +222,7 @@ func (a *Analyzer) releaseDone(c *flows.Conn) bool {
 		a.failSeen = true
 		return true
 	}
-	if !c.Shed || c.Handshake != flows.Unanswered || cs.carried() {
+	if !c.Shed || c.Handshake != flows.Unanswered || cs.parsed {
 		return false
 	}
 	if cs.attempt != nil && a.attemptClass(cs) == likelyUpstream {
@@ -236,10 +236,6 @@ func (a *Analyzer) releaseDone(c *flows.Conn) bool {
 	cs.live = nil
 	return true
 }
-
-// carried reports whether the connection had payload: its parser was
-// made (here, or by a Front with Apply).
-func (cs *connState) carried() bool { return cs.parser != nil || cs.parsed }
 
 // notAttempt reports whether a connection starting with a SYN is no
 // upstream attempt, by the roles known at its SYN: to a proxy front (or,

@@ -245,7 +245,7 @@ func (s frontSink) Exchange(e Exchange) {
 func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
 	switch ev.Kind {
 	case EventStart:
-		a.start(ev.Conn, true)
+		a.start(ev.Conn)
 	case EventUpdate:
 		if cs := a.conns[ev.ID]; cs != nil && cs.live != nil {
 			*cs.live = *ev.Conn // the analyzer's own copy (start)
@@ -264,7 +264,7 @@ func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
 		a.splitState(b, ev).keepGap(b.gaps[ev.aux])
 	case EventDone:
 		a.closing = a.conns[ev.ID]
-		a.Done(ev.Conn)
+		a.done(ev.Conn)
 	case EventExchange:
 		cs := a.conns[ev.ID]
 		if cs == nil {
