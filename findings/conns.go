@@ -19,9 +19,12 @@ func (c *Collector) start(fc *flows.Conn) {
 	}
 }
 
-func (c *Collector) data(fc *flows.Conn, ch flows.Chunk) {
-	c.clock(ch.At.Time)
-	c.countTurns(fc, ch.At.Time)
+// data takes a chunk of payload of connection id to server, which has
+// carried turns requests so far (Tap: the tracker's connection; Split: a
+// Data event).
+func (c *Collector) data(id uint64, server netip.AddrPort, turns int, t time.Time) {
+	c.clock(t)
+	c.countTurnsOf(id, server, turns, t)
 }
 
 // countTurns counts the requests (client turns) fc carried since the last

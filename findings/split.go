@@ -89,8 +89,7 @@ func (s *Split) apply(b *httpmatch.EventBatch, ev *httpmatch.Event) {
 	case httpmatch.EventUpdate:
 		s.col.update(ev.Conn)
 	case httpmatch.EventData:
-		s.col.clock(ev.At.Time)
-		s.col.countTurnsOf(ev.ID, ev.Server, int(ev.Turns), ev.At.Time)
+		s.col.data(ev.ID, ev.Server, int(ev.Turns), ev.At.Time)
 	case httpmatch.EventDone:
 		s.col.Conn(ev.Conn)
 	case httpmatch.EventAdvance:

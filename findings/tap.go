@@ -45,7 +45,7 @@ func (t *Tap) Update(c *flows.Conn) {
 // Data implements flows.Handler.
 func (t *Tap) Data(c *flows.Conn, ch flows.Chunk) {
 	t.Next.Data(c, ch)
-	t.Collector.data(c, ch)
+	t.Collector.data(c.ID, c.Server, c.Turns, ch.At.Time)
 }
 
 // Gap implements flows.Handler.
