@@ -65,10 +65,7 @@ func (q *pendingQueue) pop() *record {
 
 // window returns the waiting records with heapNs in [lo, hi].
 func (q *pendingQueue) window(lo, hi int64) []timed {
-	l := q.recs[q.head:]
-	i := searchTime(l, lo)
-	j := i + searchTimeAfter(l[i:], hi)
-	return l[i:j]
+	return within(q.recs[q.head:], lo, hi)
 }
 
 // insertByStart adds r to l, which is kept in order of start time.
@@ -159,8 +156,13 @@ func insertByHeap(l []timed, r *record) []timed {
 
 // byHeapAt returns the records of l (in heapAt order) with heapAt in [lo, hi].
 func byHeapAt(l []timed, lo, hi time.Time) []timed {
-	i := searchTime(l, nanos(lo))
-	j := i + searchTimeAfter(l[i:], nanos(hi))
+	return within(l, nanos(lo), nanos(hi))
+}
+
+// within returns the entries of l (in time order) with times in [lo, hi].
+func within(l []timed, lo, hi int64) []timed {
+	i := searchTime(l, lo)
+	j := i + searchTimeAfter(l[i:], hi)
 	return l[i:j]
 }
 
