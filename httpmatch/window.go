@@ -71,8 +71,11 @@ func (q *pendingQueue) window(lo, hi int64) []timed {
 // insertByStart adds r to l, which is kept in order of start time.
 // Records arrive nearly in that order (an exchange is emitted when it
 // finishes), so the insertion walks back a few places at most.
-func insertByStart(l []timed, r *record) []timed {
-	l = append(l, timed{r.startNs, r})
+func insertByStart(l []timed, r *record) []timed { return insertTimed(l, timed{r.startNs, r}) }
+
+// insertTimed adds e to l, kept in time order, walking back from the end.
+func insertTimed(l []timed, e timed) []timed {
+	l = append(l, e)
 	for i := len(l) - 1; i > 0 && l[i].ns < l[i-1].ns; i-- {
 		l[i], l[i-1] = l[i-1], l[i]
 	}
@@ -146,13 +149,7 @@ func exIndex(r *record) int {
 
 // insertByHeap adds r to l, kept in order of heapAt (the outcome time of
 // decided attempts); decisions come in nearly that order.
-func insertByHeap(l []timed, r *record) []timed {
-	l = append(l, timed{r.heapNs, r})
-	for i := len(l) - 1; i > 0 && l[i].ns < l[i-1].ns; i-- {
-		l[i], l[i-1] = l[i-1], l[i]
-	}
-	return l
-}
+func insertByHeap(l []timed, r *record) []timed { return insertTimed(l, timed{r.heapNs, r}) }
 
 // byHeapAt returns the records of l (in heapAt order) with heapAt in [lo, hi].
 func byHeapAt(l []timed, lo, hi time.Time) []timed {
