@@ -2,7 +2,6 @@ package samples
 
 import (
 	"net/netip"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -48,21 +47,7 @@ func TestParseCaddyLine(t *testing.T) {
 		{name: "ts out of range", line: `{"ts":1e300}`, err: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseCaddyLine(tt.line)
-			if tt.err {
-				if err == nil {
-					t.Fatalf("no error for %q; got %+v", tt.line, got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("\n- want: %+v\n-  got: %+v", tt.want, got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkParse(t, ParseCaddyLine, tt.line, tt.want, tt.err) })
 	}
 }
 

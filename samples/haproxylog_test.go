@@ -2,7 +2,6 @@ package samples
 
 import (
 	"net/netip"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -49,21 +48,7 @@ func TestParseHAProxyLine(t *testing.T) {
 		{name: "no slash between backend and server", line: `1795697179.298 127.0.0.1:1 fe be - - 0/0/0/0/0 200 1 -- 1/1/0/0/0 "GET / HTTP/1.1"`, err: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseHAProxyLine(tt.line)
-			if tt.err {
-				if err == nil {
-					t.Fatalf("no error for %q; got %+v", tt.line, got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("\n- want: %+v\n-  got: %+v", tt.want, got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkParse(t, ParseHAProxyLine, tt.line, tt.want, tt.err) })
 	}
 }
 

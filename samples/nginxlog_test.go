@@ -96,21 +96,7 @@ func TestParseErrorLine(t *testing.T) {
 		{name: "bad connection number", line: "2026/11/26 12:16:44 [error] 1#1: *x y", err: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseErrorLine(tt.line)
-			if tt.err {
-				if err == nil {
-					t.Fatalf("- want: an error\n-  got: %+v", got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("\n- want: %+v\n-  got: %+v", tt.want, got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkParse(t, ParseErrorLine, tt.line, tt.want, tt.err) })
 	}
 }
 
@@ -162,21 +148,7 @@ func TestParseAccessLine(t *testing.T) {
 		{name: "bad remote", line: `1.0 127.0.0.1 1 1 "GET /" 502 1 "-" "-" "-" "-" 0.1`, err: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseAccessLine(tt.line)
-			if tt.err {
-				if err == nil {
-					t.Fatalf("- want: an error\n-  got: %+v", got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("\n- want: %+v\n-  got: %+v", tt.want, got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkParse(t, ParseAccessLine, tt.line, tt.want, tt.err) })
 	}
 }
 
@@ -200,4 +172,23 @@ func FuzzParseAccessLine(f *testing.F) {
 			t.Fatalf("negative status from %q", line)
 		}
 	})
+}
+
+// checkParse runs one row of a log-line parser's table: an error when
+// wantErr, else exactly want.
+func checkParse[T any](t *testing.T, parse func(string) (T, error), line string, want T, wantErr bool) {
+	t.Helper()
+	got, err := parse(line)
+	if wantErr {
+		if err == nil {
+			t.Fatalf("no error for %q; got %+v", line, got)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("\n- want: %+v\n-  got: %+v", want, got)
+	}
 }
