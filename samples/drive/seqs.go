@@ -48,11 +48,7 @@ func (d *driver) retry() int {
 	} {
 		run(s)
 	}
-	if failed > 0 {
-		fmt.Printf("drive: %d requests got no HTTP answer\n", failed)
-		return 1
-	}
-	return 0
+	return exitCode(failed)
 }
 
 // race sends n requests on one client connection, pausing before each for
@@ -77,11 +73,7 @@ func (d *driver) race(n int, from, to time.Duration) int {
 			failed++
 		}
 	}
-	if failed > 0 {
-		fmt.Printf("drive: %d requests got no HTTP answer\n", failed)
-		return 1
-	}
-	return 0
+	return exitCode(failed)
 }
 
 // loadPath is request i of the load sequence: mostly small successes, with
@@ -231,6 +223,12 @@ func (d *driver) timeout() int {
 			failed++
 		}
 	}
+	return exitCode(failed)
+}
+
+// exitCode is a sequence's exit code: 1, said, when failed requests got no
+// HTTP answer (transport errors, not 5xx: the proxy itself did not answer).
+func exitCode(failed int) int {
 	if failed > 0 {
 		fmt.Printf("drive: %d requests got no HTTP answer\n", failed)
 		return 1
