@@ -122,12 +122,7 @@ func checkAnalyzeHAProxy(t *testing.T, dir string) {
 		}
 		agree++
 	}
-	for i, in := range incidents {
-		if !used[i] {
-			t.Errorf("incident not in haproxy.log as a 5xx: %s %d %s %s %s (%s)",
-				in.Time.Format("15:04:05.000000"), in.Status, in.Client, in.Method, in.URI, in.Cause)
-		}
-	}
+	checkAllUsed(t, incidents, used, "haproxy.log")
 	checkSilentRetries(t, "HAProxy", hidden, hiddenUsed)
 	t.Logf("%s: %d/%d 5xx found, %d/%d causes agree; %d/%d hidden failures found", filepath.Base(dir), found, want, agree, want, foundHidden, wantHidden)
 }
@@ -301,12 +296,7 @@ func checkAnalyzeCaddy(t *testing.T, dir string) {
 		}
 		agree++
 	}
-	for i, in := range incidents {
-		if !used[i] {
-			t.Errorf("incident not in access.log as a 5xx: %s %d %s %s %s (%s)",
-				in.Time.Format("15:04:05.000000"), in.Status, in.Client, in.Method, in.URI, in.Cause)
-		}
-	}
+	checkAllUsed(t, incidents, used, "access.log")
 	for i, e := range errs {
 		if !errUsed[i] && e.Status >= 500 {
 			t.Errorf("caddy.log error with no 5xx in access.log: %s %s %s %d %q", e.Client, e.Method, e.URI, e.Status, e.Err)

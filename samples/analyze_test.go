@@ -154,12 +154,7 @@ func checkAnalyze(t *testing.T, dir string) {
 		}
 		agree++
 	}
-	for i, in := range incidents {
-		if !used[i] {
-			t.Errorf("incident not in access.log as a 5xx: %s %d %s %s %s (%s)",
-				in.Time.Format("15:04:05.000000"), in.Status, in.Client, in.Method, in.URI, in.Cause)
-		}
-	}
+	checkAllUsed(t, incidents, used, "access.log")
 	for i, h := range hidden {
 		if !hiddenUsed[i] {
 			t.Errorf("hidden failure with no retried request in access.log: %s %s %s %s", h.Client, h.Method, h.URI, h.Cause)
@@ -285,4 +280,16 @@ func sameRequest(in httpmatch.Incident, request string) bool {
 	}
 	f := strings.Fields(request)
 	return len(f) >= 2 && f[0] == in.Method && f[1] == in.URI
+}
+
+// checkAllUsed reports every incident that no line of the proxy's log (named
+// logName) matched: why502 saw a 5xx the proxy did not log as one.
+func checkAllUsed(t *testing.T, incidents []httpmatch.Incident, used []bool, logName string) {
+	t.Helper()
+	for i, in := range incidents {
+		if !used[i] {
+			t.Errorf("incident not in %s as a 5xx: %s %d %s %s %s (%s)", logName,
+				in.Time.Format("15:04:05.000000"), in.Status, in.Client, in.Method, in.URI, in.Cause)
+		}
+	}
 }
