@@ -201,31 +201,34 @@ func TestTLSFrontInferred(t *testing.T) {
 	})
 }
 
+// retryCase is one row of TestRetryChains.
+type retryCase struct {
+	name     string
+	alsoTLS  bool // run again behind a TLS front: the chain inferred from the upstream side
+	status   int
+	after    time.Duration
+	attempts func(t0 time.Time) []*flowtest.Builder
+	want     string // outcomes, in order
+	wantUp   netip.AddrPort
+	hidden   bool
+}
+
 // Retry chains: each failed attempt ends before the next begins, the
 // incident's upstream and cause are the last attempt's.
 func TestRetryChains(t *testing.T) {
 	start := at0.Add(time.Second)
-	tests := []struct {
-		name     string
-		tls      bool // a TLS front: the chain is inferred from the upstream side
-		status   int
-		after    time.Duration
-		attempts func(t0 time.Time) []*flowtest.Builder
-		want     string // outcomes, in order
-		wantUp   netip.AddrPort
-		hidden   bool
-	}{
-		{"refused then closed", false, 502, 5 * time.Millisecond, func(t0 time.Time) []*flowtest.Builder {
+	tests := []retryCase{
+		{"refused then closed", true, 502, 5 * time.Millisecond, func(t0 time.Time) []*flowtest.Builder {
 			r := refusedAt(t0, 40001, other)
 			u := upConn(t0.Add(time.Millisecond), 40002, backend).Data(c2s, request("GET", "/x"))
 			return []*flowtest.Builder{r, u.At(2 * time.Millisecond).FIN(flows.Server)}
 		}, "[connect_refused upstream_closed]", backend, false},
-		{"closed then refused", false, 502, 5 * time.Millisecond, func(t0 time.Time) []*flowtest.Builder {
+		{"closed then refused", true, 502, 5 * time.Millisecond, func(t0 time.Time) []*flowtest.Builder {
 			u := upConn(t0, 40001, backend).Data(c2s, request("GET", "/x"))
 			u.At(time.Millisecond).FIN(flows.Server)
 			return []*flowtest.Builder{u, refusedAt(t0.Add(3*time.Millisecond), 40002, other)}
 		}, "[upstream_closed connect_refused]", other, false},
-		{"three attempts: refused, reset, refused", false, 502, 8 * time.Millisecond, func(t0 time.Time) []*flowtest.Builder {
+		{"three attempts: refused, reset, refused", true, 502, 8 * time.Millisecond, func(t0 time.Time) []*flowtest.Builder {
 			r1 := refusedAt(t0, 40001, other)
 			u := upConn(t0.Add(time.Millisecond), 40002, backend).Data(c2s, request("GET", "/x"))
 			u.At(time.Millisecond).RST(flows.Server)
@@ -238,56 +241,53 @@ func TestRetryChains(t *testing.T) {
 			u := upConn(t0.Add(2*time.Millisecond), 40003, backend).Data(c2s, request("GET", "/x"))
 			return []*flowtest.Builder{r1, r2, u.At(time.Millisecond).Data(s2c, response(200))}
 		}, "[connect_refused connect_refused ok]", backend, true},
-		{"TLS front: refused then closed", true, 502, 5 * time.Millisecond, func(t0 time.Time) []*flowtest.Builder {
-			r := refusedAt(t0, 40001, other)
-			u := upConn(t0.Add(time.Millisecond), 40002, backend).Data(c2s, request("GET", "/x"))
-			return []*flowtest.Builder{r, u.At(2 * time.Millisecond).FIN(flows.Server)}
-		}, "[connect_refused upstream_closed]", backend, false},
-		{"TLS front: closed then refused", true, 502, 5 * time.Millisecond, func(t0 time.Time) []*flowtest.Builder {
-			u := upConn(t0, 40001, backend).Data(c2s, request("GET", "/x"))
-			u.At(time.Millisecond).FIN(flows.Server)
-			return []*flowtest.Builder{u, refusedAt(t0.Add(3*time.Millisecond), 40002, other)}
-		}, "[upstream_closed connect_refused]", other, false},
-		{"TLS front: three attempts", true, 502, 8 * time.Millisecond, func(t0 time.Time) []*flowtest.Builder {
-			r1 := refusedAt(t0, 40001, other)
-			u := upConn(t0.Add(time.Millisecond), 40002, backend).Data(c2s, request("GET", "/x"))
-			u.At(time.Millisecond).RST(flows.Server)
-			r2 := refusedAt(t0.Add(5*time.Millisecond), 40003, third)
-			return []*flowtest.Builder{r1, u, r2}
-		}, "[connect_refused upstream_reset connect_refused]", third, false},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var bs []*flowtest.Builder
-			if tc.tls {
-				bs = append(bs, tlsExchange(start, netip.AddrPortFrom(client.Addr(), 50001), tc.after))
-			} else {
-				wf, wu := warmup()
-				bs = append(bs, wf, wu, frontExchange(start, 50001, "GET", "/x", tc.status, tc.after))
+		for _, tls := range []bool{false, true} {
+			if tls && !tc.alsoTLS {
+				continue
 			}
-			bs = append(bs, tc.attempts(start.Add(500*time.Microsecond))...)
-			incidents, hidden := runAnalyzer(t, httpmatch.AnalyzeOptions{}, flowtest.Merge(bs...))
-			got := incidents
-			if tc.hidden {
-				got = hidden
-				if len(incidents) != 0 {
-					t.Errorf("- want: no incident\n-  got: %v", describeAll(incidents))
-				}
-			} else if len(hidden) != 0 {
-				t.Errorf("- want: no hidden failure\n-  got: %v", describeAll(hidden))
+			name := tc.name
+			if tls {
+				name = "TLS front: " + name
 			}
-			if len(got) != 1 {
-				t.Fatalf("- want: 1\n-  got: %v", describeAll(got))
-			}
-			in := got[0]
-			if o := fmt.Sprint(outcomes(in.Attempts)); o != tc.want || in.Upstream != tc.wantUp || in.Status != tc.status || in.Inferred != tc.tls {
-				t.Errorf("- want: %s upstream %s status %d inferred %v\n-  got: %s upstream %s status %d inferred %v (%s)",
-					tc.want, tc.wantUp, tc.status, tc.tls, o, in.Upstream, in.Status, in.Inferred, in.Explanation)
-			}
-			if wantCause := in.Attempts[len(in.Attempts)-1].Outcome; !tc.hidden && in.Cause != wantCause {
-				t.Errorf("cause\n- want: %s (the last attempt's)\n-  got: %s", wantCause, in.Cause)
-			}
-		})
+			t.Run(name, func(t *testing.T) { checkRetryChain(t, start, tc, tls) })
+		}
+	}
+}
+
+// checkRetryChain runs one TestRetryChains case, with a plain HTTP front or
+// behind TLS.
+func checkRetryChain(t *testing.T, start time.Time, tc retryCase, tls bool) {
+	t.Helper()
+	var bs []*flowtest.Builder
+	if tls {
+		bs = append(bs, tlsExchange(start, netip.AddrPortFrom(client.Addr(), 50001), tc.after))
+	} else {
+		wf, wu := warmup()
+		bs = append(bs, wf, wu, frontExchange(start, 50001, "GET", "/x", tc.status, tc.after))
+	}
+	bs = append(bs, tc.attempts(start.Add(500*time.Microsecond))...)
+	incidents, hidden := runAnalyzer(t, httpmatch.AnalyzeOptions{}, flowtest.Merge(bs...))
+	got := incidents
+	if tc.hidden {
+		got = hidden
+		if len(incidents) != 0 {
+			t.Errorf("- want: no incident\n-  got: %v", describeAll(incidents))
+		}
+	} else if len(hidden) != 0 {
+		t.Errorf("- want: no hidden failure\n-  got: %v", describeAll(hidden))
+	}
+	if len(got) != 1 {
+		t.Fatalf("- want: 1\n-  got: %v", describeAll(got))
+	}
+	in := got[0]
+	if o := fmt.Sprint(outcomes(in.Attempts)); o != tc.want || in.Upstream != tc.wantUp || in.Status != tc.status || in.Inferred != tls {
+		t.Errorf("- want: %s upstream %s status %d inferred %v\n-  got: %s upstream %s status %d inferred %v (%s)",
+			tc.want, tc.wantUp, tc.status, tls, o, in.Upstream, in.Status, in.Inferred, in.Explanation)
+	}
+	if wantCause := in.Attempts[len(in.Attempts)-1].Outcome; !tc.hidden && in.Cause != wantCause {
+		t.Errorf("cause\n- want: %s (the last attempt's)\n-  got: %s", wantCause, in.Cause)
 	}
 }
 
