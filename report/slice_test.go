@@ -10,7 +10,6 @@ import (
 
 	"why502/capture"
 	"why502/findings"
-	"why502/flows"
 	"why502/httpmatch"
 )
 
@@ -47,14 +46,10 @@ func testSlices(t *testing.T, names []string, tcpdump string) {
 	}
 	var sl []Slice
 	var incs []httpmatch.Incident
-	col := findings.New(findings.Options{})
-	an := httpmatch.NewAnalyzer(httpmatch.AnalyzeOptions{}, func(in httpmatch.Incident) {
-		col.Incident(in)
+	pl := findings.NewPipeline(findings.PipelineOptions{}, func(in httpmatch.Incident) {
 		incs = append(incs, in)
 		sl = append(sl, IncidentSlice(len(sl)+1, &in))
 	})
-	tap := findings.NewTap(an, col)
-	tr := flows.New(flows.Options{WantData: true}, tap)
 	want := map[tuple]int64{} // packets per connection in the input
 	for {
 		p, err := r.Next()
@@ -65,14 +60,11 @@ func testSlices(t *testing.T, names []string, tcpdump string) {
 			t.Fatal(err)
 		}
 		want[makeTuple(p.Src, p.Dst)]++
-		tr.Add(p)
-		an.Advance(p.Time)
-		tap.Advance(p.Time)
+		pl.Add(p)
 	}
-	tr.Flush()
-	an.Flush()
+	pl.Flush()
 	r.Close()
-	fs := col.Findings(findings.Coverage{})
+	fs := pl.Collector.Findings(findings.Coverage{})
 	for i := range fs {
 		if s, ok := FindingSlice(i+1, &fs[i]); ok {
 			sl = append(sl, s)
