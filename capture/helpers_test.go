@@ -2,8 +2,6 @@ package capture_test
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"net/netip"
 	"testing"
 	"time"
@@ -54,17 +52,12 @@ func readAll(t testing.TB, srcs []capture.Source, opts capture.Options) got {
 	}
 	defer r.Close()
 	var g got
-	for {
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("Next: %v", err)
-		}
+	if err := r.Each(func(p *capture.Packet) {
 		c := *p
 		c.Payload = bytes.Clone(p.Payload)
 		g.pkts = append(g.pkts, c)
+	}); err != nil {
+		t.Fatalf("Each: %v", err)
 	}
 	for _, w := range r.Warnings() {
 		g.warnings = append(g.warnings, w.Error())

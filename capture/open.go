@@ -233,6 +233,22 @@ func (r *Reader) Next() (*Packet, error) {
 	return r.next()
 }
 
+// Each calls f with each packet, as Next returns them, until the end of
+// the input, and returns the first error other than io.EOF; the packets
+// before it were given to f. Not for live captures (ErrTick).
+func (r *Reader) Each(f func(*Packet)) error {
+	for {
+		p, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		f(p)
+	}
+}
+
 // next is Next on files, read in the caller's goroutine or the prefetching one.
 func (r *Reader) next() (*Packet, error) {
 	if !r.started {

@@ -1,8 +1,6 @@
 package findings_test
 
 import (
-	"errors"
-	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -46,18 +44,13 @@ func BenchmarkPipeline(b *testing.B) {
 				}
 				pl := findings.NewPipeline(findings.PipelineOptions{Split: split}, nil)
 				n := 0
-				for {
-					p, err := r.Next()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
+				if err := r.Each(func(p *capture.Packet) {
 					if n++; n == heapAt {
 						writeHeap(b)
 					}
 					pl.Add(p)
+				}); err != nil {
+					b.Fatal(err)
 				}
 				pl.Flush()
 				pl.Findings([]string{file}, r.Stats())

@@ -2,8 +2,6 @@ package findings_test
 
 import (
 	"bufio"
-	"errors"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -41,15 +39,10 @@ func runSplit(t *testing.T, split bool, files ...string) ([]findings.Finding, []
 	var incs []httpmatch.Incident
 	pl := findings.NewPipeline(findings.PipelineOptions{Split: split}, func(in httpmatch.Incident) { incs = append(incs, in) })
 	defer pl.Close()
-	for {
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := r.Each(func(p *capture.Packet) {
 		pl.Add(p)
+	}); err != nil {
+		t.Fatal(err)
 	}
 	pl.Flush()
 	return pl.Findings(names, r.Stats()), incs

@@ -1,8 +1,6 @@
 package httpmatch_test
 
 import (
-	"errors"
-	"io"
 	"testing"
 
 	"why502/capture"
@@ -19,18 +17,13 @@ func BenchmarkAnalyze(b *testing.B) {
 	}
 	var pkts []capture.Packet
 	var size int64
-	for {
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
+	if err := r.Each(func(p *capture.Packet) {
 		q := *p
 		q.Payload = append([]byte(nil), p.Payload...)
 		pkts = append(pkts, q)
 		size += int64(p.CapLen)
+	}); err != nil {
+		b.Fatal(err)
 	}
 	r.Close()
 	b.SetBytes(size)

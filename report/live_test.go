@@ -2,8 +2,6 @@ package report
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,16 +29,11 @@ func TestLiveGolden(t *testing.T) {
 		}
 	})
 	tr := flows.New(flows.Options{WantData: true}, an)
-	for {
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := r.Each(func(p *capture.Packet) {
 		tr.Add(p)
 		an.Advance(p.Time)
+	}); err != nil {
+		t.Fatal(err)
 	}
 	tr.Flush()
 	an.Flush()

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"errors"
-	"io"
 	"testing"
 
 	"why502/capture"
@@ -25,15 +23,10 @@ func analyzeSummary(t *testing.T, sink func(httpmatch.Incident) error, names ...
 			t.Fatal(err)
 		}
 	})
-	for {
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := r.Each(func(p *capture.Packet) {
 		pl.Add(p)
+	}); err != nil {
+		t.Fatal(err)
 	}
 	pl.Flush()
 	s := AnalyzeSummary{Files: names, Capture: r.Stats(), Flows: pl.Tracker.Stats(), Analyze: pl.Analyzer.Stats()}

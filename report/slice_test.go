@@ -51,16 +51,11 @@ func testSlices(t *testing.T, names []string, tcpdump string) {
 		sl = append(sl, IncidentSlice(len(sl)+1, &in))
 	})
 	want := map[tuple]int64{} // packets per connection in the input
-	for {
-		p, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := r.Each(func(p *capture.Packet) {
 		want[makeTuple(p.Src, p.Dst)]++
 		pl.Add(p)
+	}); err != nil {
+		t.Fatal(err)
 	}
 	pl.Flush()
 	r.Close()
