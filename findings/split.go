@@ -89,11 +89,17 @@ func (s *Split) apply(b *httpmatch.EventBatch, ev *httpmatch.Event) {
 	case httpmatch.EventUpdate:
 		s.col.update(ev.Conn)
 	case httpmatch.EventData:
+		if !ev.Turned {
+			s.col.clock(ev.At.Time) // no request to count: spare its lookup
+			break
+		}
 		s.col.data(ev.ID, ev.Server, int(ev.Turns), ev.At.Time)
 	case httpmatch.EventDone:
 		s.col.Conn(ev.Conn)
-	case httpmatch.EventAdvance:
-		s.col.Advance(ev.At.Time)
+	}
+	if t, ok := ev.Advances(); ok {
+		s.an.Advance(t)
+		s.col.Advance(t)
 	}
 }
 

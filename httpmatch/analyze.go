@@ -1,6 +1,7 @@
 package httpmatch
 
 import (
+	"math"
 	"net/netip"
 	"time"
 
@@ -128,6 +129,7 @@ type Analyzer struct {
 	roles *roles
 	conns map[uint64]*connState
 	now   time.Time
+	nowNs int64 // now in Unix nanoseconds (nanos)
 
 	queue     pendingQueue        // exchanges waiting for their decision
 	index     map[reqKey]*recList // recent exchanges by method and URI, in start order
@@ -137,7 +139,7 @@ type Analyzer struct {
 	cands     []attemptCand       // candidates' scratch list
 	chain     []attemptCand       // correlate's scratch list
 	failed    []timed             // recent connect attempts, in start order
-	lastSweep time.Time           // when prune last swept the lists
+	lastSweep int64               // when prune last swept the lists (nanos)
 	// unanswered are exchanges without a response, counted as requests
 	// (if on a front) at the next sweep.
 	unanswered []*record
@@ -152,6 +154,11 @@ type Analyzer struct {
 	// tell which client an inferred incident went to.
 	awaiting  []timed
 	frontData []frontEvent
+
+	// fastDecided counts the requests the fast lane decided; noFastLane
+	// turns it off (tests compare the two paths).
+	fastDecided int64
+	noFastLane  bool
 }
 
 // connState is the analyzer's side of one connection.
@@ -176,13 +183,19 @@ type connState struct {
 	parsed bool
 	// gaps are the connection's first gaps (maxGapsKept), for Incident.Missing.
 	gaps []flows.Gap
+	list *recList // the list of its last exchange's method and URI
 }
 
 type reqKey struct{ method, uri string }
 
 // recList is one method and URI's recent exchanges, in start order; held
-// by pointer so that an exchange costs one map lookup.
-type recList struct{ recs []timed }
+// by pointer so that an exchange costs one map lookup. fails are those
+// among them not answered OK (answeredOK), for the fast lane.
+type recList struct {
+	recs, fails []timed
+	key         reqKey
+	gone        bool // deleted from the index by prune
+}
 
 // record is one exchange, or one failed connection (ex nil), kept for matching.
 type record struct {
@@ -192,8 +205,10 @@ type record struct {
 	start             time.Time // request (or SYN) time
 	used, front, dead bool
 	// votedOuter, votedInner: the record took part in a role vote as
-	// the front (outer) or the upstream (inner) exchange of a pair.
+	// the front (outer) or the upstream (inner) exchange of a pair;
+	// inner is the upstream exchange it was paired with as the outer.
 	votedOuter, votedInner bool
+	inner                  *record
 	heapAt                 time.Time
 	// The times the matching compares most, in Unix nanoseconds (nanos):
 	// as int64s they compare several times faster than as time.Time.
@@ -221,10 +236,17 @@ func NewAnalyzer(opts AnalyzeOptions, sink IncidentFunc) *Analyzer {
 		conns: map[uint64]*connState{},
 		index: map[reqKey]*recList{},
 		stats: AnalyzeStats{ByCause: map[Cause]int64{}},
+
+		nowNs:     math.MinInt64,
+		lastSweep: math.MinInt64,
 	}
 	a.front = NewFront(opts, func(b *EventBatch) *EventBatch {
 		for i := range b.Events {
-			a.Apply(b, &b.Events[i])
+			ev := &b.Events[i]
+			a.Apply(b, ev)
+			if t, ok := ev.Advances(); ok {
+				a.Advance(t)
+			}
 		}
 		b.Reset()
 		return b
@@ -370,13 +392,22 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 	cs.lastEnd = end
 	k := reqKey{e.Request.Method, e.Request.URI}
 	a.roles.sawRequest(cs.client)
-	l := a.index[k]
-	if l == nil {
-		l = &recList{}
-		a.index[k] = l
+	l := cs.list
+	if l == nil || l.gone || l.key != k {
+		// A keep-alive connection mostly repeats its request, and its
+		// parser's strings are then the same, cheap to compare: the
+		// connection's last list spares the map's hashing of the URI.
+		if l = a.index[k]; l == nil {
+			l = &recList{key: k}
+			a.index[k] = l
+		}
+		cs.list = l
 	}
 	a.roles.observe(r, l.recs, &a.recent)
 	l.recs = insertByStart(l.recs, r)
+	if !answeredOK(r) {
+		l.fails = insertByStart(l.fails, r)
+	}
 	a.recent.add(r)
 	if e.Response.Status == 0 {
 		// No response: never an incident, only a request to count once
@@ -401,7 +432,9 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 // the front responses whose Hold has passed.
 func (a *Analyzer) Advance(t time.Time) {
 	a.clock(t)
-	for a.queue.len() > 0 && !a.now.Before(a.queue.peek().heapAt.Add(a.opts.Hold)) {
+	// Once per packet: in nanoseconds, not time.Time (pprof).
+	due := subNs(a.nowNs, int64(a.opts.Hold))
+	for a.queue.len() > 0 && a.queue.recs[a.queue.head].ns <= due {
 		a.decide(a.queue.pop())
 	}
 	a.prune()
@@ -409,7 +442,7 @@ func (a *Analyzer) Advance(t time.Time) {
 
 func (a *Analyzer) clock(t time.Time) {
 	if t.After(a.now) {
-		a.now = t
+		a.now, a.nowNs = t, nanos(t)
 	}
 }
 
@@ -442,6 +475,9 @@ func (a *Analyzer) decide(r *record) {
 	}
 	r.front = true
 	a.stats.Requests++
+	if r.ex.Response.Status < 500 && a.fastLane(r) {
+		return
+	}
 	chain := a.correlate(r)
 	status := r.ex.Response.Status
 	if status >= 500 {

@@ -16,15 +16,17 @@ const sweepEvery = time.Second
 // older than Horizon. Each sweep costs the records alive, which under
 // steady load is the traffic of Hold, so it is cheap at that rate.
 func (a *Analyzer) prune() {
-	if a.now.Sub(a.lastSweep) < sweepEvery {
+	if subNs(a.nowNs, a.lastSweep) < int64(sweepEvery) {
 		return
 	}
-	a.lastSweep = a.now
+	a.lastSweep = a.nowNs
 	a.countUnanswered()
 	limit := a.now.Add(-a.opts.Horizon)
 	answered := nanos(a.now.Add(-2 * a.opts.Hold))
 	for k, l := range a.index {
+		l.fails = sweep(l.fails, limit, answered)
 		if l.recs = sweep(l.recs, limit, answered); len(l.recs) == 0 {
+			l.gone = true
 			delete(a.index, k)
 		}
 	}

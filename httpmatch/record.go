@@ -63,7 +63,7 @@ func (a *Analyzer) newRecord(cs *connState, start time.Time) *record {
 }
 
 func (a *Analyzer) record(cs *connState, start time.Time) record {
-	return record{conn: cs, start: start, startNs: nanos(start), addedNs: nanos(a.now)}
+	return record{conn: cs, start: start, startNs: nanos(start), addedNs: a.nowNs}
 }
 
 // setHeap sets the time the record is decided from.

@@ -224,6 +224,7 @@ func (q *recentRing) scan(t int64, f func(*record)) {
 
 func (ro *roles) vote(front, up *record) {
 	front.votedOuter, up.votedInner = true, true
+	front.inner = up
 	if v := ro.voteFor(front.conn); v.front == 0 {
 		ro.fronts++
 		v.front++
