@@ -184,6 +184,9 @@ type connState struct {
 	// gaps are the connection's first gaps (maxGapsKept), for Incident.Missing.
 	gaps []flows.Gap
 	list *recList // the list of its last exchange's method and URI
+	// first is the time of its first packet, the start of its connect
+	// attempt (record.startTime).
+	first time.Time
 }
 
 type reqKey struct{ method, uri string }
@@ -198,22 +201,24 @@ type recList struct {
 }
 
 // record is one exchange, or one failed connection (ex nil), kept for matching.
+//
+// Its times are Unix nanoseconds (nanos): as int64s they compare several
+// times faster than as time.Time, and a record is smaller without them
+// (seconds of exchanges wait for their decision). startTime gives the
+// start as the capture has it.
 type record struct {
-	conn              *connState
-	ex                *keptExchange // nil for a connect attempt
-	idle              time.Duration
-	start             time.Time // request (or SYN) time
-	used, front, dead bool
-	// votedOuter, votedInner: the record took part in a role vote as
-	// the front (outer) or the upstream (inner) exchange of a pair;
-	// inner is the upstream exchange it was paired with as the outer.
-	votedOuter, votedInner bool
-	inner                  *record
-	heapAt                 time.Time
-	// The times the matching compares most, in Unix nanoseconds (nanos):
-	// as int64s they compare several times faster than as time.Time.
-	// startNs is start, heapNs heapAt, addedNs when it was added.
+	conn  *connState
+	ex    *keptExchange // nil for a connect attempt
+	idle  time.Duration
+	inner *record // the upstream exchange it was paired with as the outer (roles.vote)
+	// startNs is the request (or SYN) time; heapNs the time it is
+	// decided from (setHeap); addedNs when it was added.
 	startNs, heapNs, addedNs int64
+	used, front, dead        bool
+	// votedOuter, votedInner: the record took part in a role vote as
+	// the front (outer) or the upstream (inner) exchange of a pair.
+	votedOuter, votedInner bool
+	heaped                 bool // setHeap was called
 	// awaitRetry: a failed attempt (TLS front) decided as retried; the
 	// attempt after it takes it into its chain.
 	awaitRetry bool
@@ -296,7 +301,7 @@ func (a *Analyzer) start(c *flows.Conn) {
 	live := *c
 	cs := &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), live: &live}
 	a.conns[c.ID] = cs
-	r := a.newRecord(cs, c.First.Time)
+	r := a.newAttempt(cs, c.First.Time)
 	cs.attempt = r
 	a.failed = insertByStart(a.failed, r)
 	a.limitAttempts()
@@ -332,7 +337,7 @@ func (a *Analyzer) done(c *flows.Conn) {
 		if failed {
 			// Seen without Start (a Tracker that does not call it).
 			cs = &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server)}
-			r := a.newRecord(cs, c.First.Time)
+			r := a.newAttempt(cs, c.First.Time)
 			cs.attempt = r
 			a.failed = insertByStart(a.failed, r)
 			a.limitAttempts()
@@ -347,7 +352,7 @@ func (a *Analyzer) done(c *flows.Conn) {
 	if cs.attempt != nil && !failed {
 		cs.attempt.dead = true // it connected: its exchanges are the attempts
 	}
-	if cs.attempt != nil && failed && a.roles.frontHidden() && cs.attempt.heapAt.IsZero() {
+	if cs.attempt != nil && failed && a.roles.frontHidden() && !cs.attempt.heaped {
 		// With a TLS front, a failed connect is decided on its own.
 		if _, at := outcomeOf(cs.attempt); !at.IsZero() {
 			cs.attempt.setHeap(at)

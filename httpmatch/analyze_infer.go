@@ -101,8 +101,8 @@ func inferredStatus(last Attempt, r *record) int {
 func (a *Analyzer) retried(r *record, at time.Time) bool {
 	lo, hi := at.Add(-slack), at.Add(maxRelay)
 	fits := func(o *record) bool {
-		return o != r && o.conn != r.conn && !o.conn.tls && o.start.After(r.start) &&
-			a.roles.inferredUpstream(o.conn.client, o.conn.server) && !a.answeredBetween(at, o.start)
+		return o != r && o.conn != r.conn && !o.conn.tls && o.startNs > r.startNs &&
+			a.roles.inferredUpstream(o.conn.client, o.conn.server) && !a.answeredBetween(at, o.startTime())
 	}
 	for _, e := range byStart(a.failed, lo, hi) {
 		if fits(e.r) {
@@ -123,17 +123,17 @@ func (a *Analyzer) retried(r *record, at time.Time) bool {
 
 // previousAttempt finds the retried attempt that c's attempt followed.
 func (a *Analyzer) previousAttempt(c attemptCand) *record {
-	start := c.r.start
+	start := c.r.startTime()
 	var best *record
 	for _, e := range byHeapAt(a.awaiting, start.Add(-maxRelay), start.Add(slack)) {
 		o := e.r
-		if o.used || o.conn == c.r.conn || !o.start.Before(start) {
+		if o.used || o.conn == c.r.conn || o.startNs >= c.r.startNs {
 			continue
 		}
 		if o.ex != nil && c.r.ex != nil && (o.ex.Request.Method != c.r.ex.Request.Method || o.ex.Request.URI != c.r.ex.Request.URI) {
 			continue
 		}
-		if a.answeredBetween(o.heapAt, start) {
+		if a.answeredBetween(time.Unix(0, o.heapNs), start) {
 			continue
 		}
 		best = o // the latest outcome before the retry
@@ -210,7 +210,7 @@ func (a *Analyzer) inferredIncident(chain []attemptCand, attempts []Attempt, sta
 	if status < 500 {
 		inc.Cause = firstFailure(attempts)
 	}
-	ev, found := a.frontOf(chain[0].r.start, lastAt, last.Outcome == ConnectTimeout)
+	ev, found := a.frontOf(chain[0].r.startTime(), lastAt, last.Outcome == ConnectTimeout)
 	if found {
 		inc.Time, inc.Client, inc.Proxy = ev.at.Time, ev.conn.client, ev.conn.server
 		inc.Conns = append(inc.Conns, [2]netip.AddrPort{ev.conn.client, ev.conn.server})

@@ -107,8 +107,7 @@ func (a *Analyzer) correlate(f *record) []attemptCand {
 	chain := append(a.chain[:0], cands[final])
 	for len(chain) < maxAttempts {
 		next := chain[len(chain)-1]
-		limit := next.r.start.Add(slack) // a retry starts once the previous attempt failed
-		limitNs := nanos(limit)
+		limitNs := subNs(next.r.startNs, -int64(slack)) // a retry starts once the previous attempt failed
 		found := -1
 		for i := range cands {
 			c := &cands[i]
@@ -293,7 +292,7 @@ func outcomeOf(r *record) (Cause, time.Time) {
 	case td.Kind == flows.CloseNone:
 		// Still open when the capture ended (or shed): the request is
 		// known to have left, its fate is not.
-		return Unknown, r.start
+		return Unknown, r.startTime()
 	case td.By == flows.Client:
 		return UpstreamTimeout, td.At.Time
 	case td.Kind == flows.CloseRST:

@@ -22,7 +22,7 @@ const raceIdle = 500 * time.Millisecond
 // attemptOf fills an Attempt from a matched attemptCand.
 func attemptOf(c attemptCand) Attempt {
 	r, cs := c.r, c.r.conn
-	at := Attempt{Upstream: cs.server, Local: cs.client, Outcome: c.outcome, Start: r.start}
+	at := Attempt{Upstream: cs.server, Local: cs.client, Outcome: c.outcome, Start: r.startTime()}
 	fc := cs.view()
 	if fc != nil && fc.Handshake != flows.Midstream {
 		at.syn = fc.First

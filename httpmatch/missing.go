@@ -122,7 +122,7 @@ func (a *Analyzer) markMissing(inc *Incident, f *record, chain []attemptCand) {
 	}
 	for _, c := range chain {
 		cs := c.r.conn
-		lo, hi := c.r.start, c.at
+		lo, hi := c.r.startTime(), c.at
 		if e := c.r.ex; e != nil {
 			l.flags(e.Response.Flags, "upstream response", e.Response.Start, e.Response.Status > 0 && e.Response.Status < 500)
 		}

@@ -55,18 +55,33 @@ func keepExchange(e *Exchange) keptExchange {
 	return k
 }
 
-// newRecord makes the record of an exchange or connect attempt that
-// started at start.
-func (a *Analyzer) newRecord(cs *connState, start time.Time) *record {
-	r := a.record(cs, start)
+// newAttempt makes the record of cs's connect attempt, its SYN at first.
+func (a *Analyzer) newAttempt(cs *connState, first time.Time) *record {
+	cs.first = first
+	r := a.record(cs, first)
 	return &r
 }
 
+// record makes the record of an exchange that started at start (its
+// kept Request.Start, or Response.Start for an orphan), or of a connect
+// attempt (newAttempt).
 func (a *Analyzer) record(cs *connState, start time.Time) record {
-	return record{conn: cs, start: start, startNs: nanos(start), addedNs: a.nowNs}
+	return record{conn: cs, startNs: nanos(start), addedNs: a.nowNs}
+}
+
+// startTime is the time of the request (or SYN): startNs as the capture
+// has it, in its location.
+func (r *record) startTime() time.Time {
+	switch {
+	case r.ex == nil:
+		return r.conn.first
+	case r.orphan:
+		return r.ex.Response.Start.Time
+	}
+	return r.ex.Request.Start.Time
 }
 
 // setHeap sets the time the record is decided from.
 func (r *record) setHeap(t time.Time) {
-	r.heapAt, r.heapNs = t, nanos(t)
+	r.heapNs, r.heaped = nanos(t), true
 }

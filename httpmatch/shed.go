@@ -252,7 +252,7 @@ func (a *Analyzer) dropAttempt(r *record) {
 	if r.conn.attempt == r {
 		r.conn.attempt = nil
 	}
-	a.countShed(r.conn, r.start)
+	a.countShed(r.conn, r.startTime())
 }
 
 func (a *Analyzer) countShed(cs *connState, start time.Time) {
