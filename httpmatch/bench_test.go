@@ -1,25 +1,30 @@
 package httpmatch
 
 import (
+	"bytes"
 	"testing"
 
 	"why502/flows"
+)
+
+// benchReq and benchResp are a small keep-alive exchange.
+var (
+	benchReq  = []byte("GET /api/v1/items?page=2 HTTP/1.1\r\nHost: backend:8080\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n")
+	benchResp = []byte("HTTP/1.1 200 OK\r\nServer: bench\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"items\":[1,2,3],\"next\":3}\n")
 )
 
 // BenchmarkParse runs one keep-alive connection of small GET exchanges, a
 // request and its response per iteration, each delivered as one Data call
 // as a TCP segment would carry it.
 func BenchmarkParse(b *testing.B) {
-	req := []byte("GET /api/v1/items?page=2 HTTP/1.1\r\nHost: backend:8080\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n")
-	resp := []byte("HTTP/1.1 200 OK\r\nServer: bench\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"items\":[1,2,3],\"next\":3}\n")
 	n := 0
 	p := NewConnParser(ParserOptions{}, SinkFunc(func(e Exchange) { n++ }))
 	at := flows.FrameRef{File: "bench.pcap", Frame: 1}
-	b.SetBytes(int64(len(req) + len(resp)))
+	b.SetBytes(int64(len(benchReq) + len(benchResp)))
 	b.ReportAllocs()
 	for b.Loop() {
-		p.Data(flows.ClientToServer, req, at)
-		p.Data(flows.ServerToClient, resp, at)
+		p.Data(flows.ClientToServer, benchReq, at)
+		p.Data(flows.ServerToClient, benchResp, at)
 	}
 	if n != b.N {
 		b.Fatalf("%d exchanges for %d iterations", n, b.N)
@@ -47,4 +52,34 @@ func BenchmarkParseChunked(b *testing.B) {
 	if n != b.N {
 		b.Fatalf("%d exchanges for %d iterations", n, b.N)
 	}
+}
+
+// BenchmarkParsePieces times two pieces of BenchmarkParse: the scans of
+// its start lines and the parses of its header blocks.
+func BenchmarkParsePieces(b *testing.B) {
+	var lines, blocks [2][]byte
+	for d, m := range [2][]byte{benchReq, benchResp} {
+		i := bytes.IndexByte(m, '\n') + 1
+		lines[d], blocks[d] = m[:i], m[i:]
+	}
+	b.Run("start lines", func(b *testing.B) {
+		b.SetBytes(int64(len(lines[0]) + len(lines[1])))
+		for b.Loop() {
+			for d, line := range lines {
+				if _, v := scanStart(flows.Dir(d), line); v != vOK {
+					b.Fatalf("%q: verdict %d", line, v)
+				}
+			}
+		}
+	})
+	b.Run("header blocks", func(b *testing.B) {
+		b.SetBytes(int64(len(blocks[0]) + len(blocks[1])))
+		for b.Loop() {
+			for _, block := range blocks {
+				if _, end := parseHeader(block); end < 0 {
+					b.Fatalf("%q: no end", block)
+				}
+			}
+		}
+	})
 }

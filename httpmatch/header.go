@@ -22,69 +22,113 @@ type headerInfo struct {
 }
 
 // parseHeader reads the field lines of a header block (after the start
-// line, up to and including the empty line). It does not allocate.
-func parseHeader(block []byte) (hi headerInfo) {
-	// One scan for NUL over the block, not one per field value: headers
-	// with a NUL are rare, and the scans showed in profiles.
-	nul := bytes.IndexByte(block, 0) >= 0
-	for len(block) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(block, '\n'); i >= 0 {
-			line, block = block[:i], block[i+1:]
-		} else {
-			line, block = block, nil
+// line) up to and including the empty line that ends it, and returns where
+// that line ends in b, or -1 if b ends before it: the parser calls it on
+// the bytes of a Data call in the hope that they hold the whole block. It
+// does not allocate.
+func parseHeader(b []byte) (headerInfo, int) {
+	hi, end := scanFields(b, false)
+	// One scan for NUL over the block, and a second pass only if it finds
+	// one, rather than a scan per field value: headers with a NUL are rare,
+	// and the scans per value showed in profiles.
+	if end >= 0 && !hi.badField && bytes.IndexByte(b[:end], 0) >= 0 {
+		hi, _ = scanFields(b[:end], true)
+	}
+	return hi, end
+}
+
+// scanFields is parseHeader's pass over the lines; nul says to look for
+// a NUL in each field value.
+func scanFields(b []byte, nul bool) (hi headerInfo, end int) {
+	for end < len(b) {
+		rest := b[end:]
+		// Read the name up to the colon (or the line end) byte by byte,
+		// checking that it is a token (RFC 9110 section 5.1: proxies
+		// reject a header with anything else in a name, nginx saying
+		// "upstream sent invalid header"). Names are short: this spares
+		// an IndexByte call and a second loop per line.
+		k, token := 0, true
+		for k < len(rest) && isTchar(rest[k]) {
+			k++
 		}
+		if k < len(rest) && rest[k] != ':' && rest[k] != '\n' {
+			token = false
+			for k < len(rest) && rest[k] != ':' && rest[k] != '\n' {
+				k++
+			}
+		}
+		eol := k
+		if k < len(rest) && rest[k] == ':' {
+			eol = len(rest)
+			if i := bytes.IndexByte(rest[k+1:], '\n'); i >= 0 {
+				eol = k + 1 + i
+			}
+		}
+		if eol == len(rest) {
+			break
+		}
+		end += eol + 1
+		line := rest[:eol]
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
 		}
 		if len(line) == 0 {
-			break
+			return hi, end
 		}
 		// obs-fold continues a field we do not need to read
 		// (RFC 9112 section 5.2); lines without a colon are ignored.
-		if line[0] == ' ' || line[0] == '\t' {
+		if line[0] == ' ' || line[0] == '\t' || k == 0 || k == eol {
 			continue
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			continue
-		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
-		if !hi.badField && (!isToken(name) || nul && bytes.IndexByte(value, 0) >= 0) {
+		name, value := line[:k], trimOWS(line[k+1:])
+		if !hi.badField && (!token || nul && bytes.IndexByte(value, 0) >= 0) {
 			hi.badField = true
 		}
-		switch {
-		case equalFold(name, "content-length"):
-			hi.addLength(value)
-		case equalFold(name, "transfer-encoding"):
-			if len(value) > 0 {
+		// The switch on the name's length spares most comparisons.
+		switch len(name) {
+		case len("host"):
+			if hi.host == nil && equalFold(name, "host") {
+				hi.host = value
+			}
+		case len("server"):
+			switch {
+			case equalFold(name, "server"):
+				if hi.server == nil {
+					hi.server = value
+				}
+			case equalFold(name, "expect"):
+				hi.expect100 = hi.expect100 || equalFold(value, "100-continue")
+			}
+		case len("connection"):
+			if equalFold(name, "connection") {
+				hi.connection(value)
+			}
+		case len("content-length"):
+			if equalFold(name, "content-length") {
+				hi.addLength(value)
+			}
+		case len("transfer-encoding"):
+			if equalFold(name, "transfer-encoding") && len(value) > 0 {
 				hi.te = true
 				hi.chunked = equalFold(lastElement(value), "chunked")
 			}
-		case equalFold(name, "connection"):
-			for rest := value; len(rest) > 0; {
-				var tok []byte
-				tok, rest = nextElement(rest)
-				switch {
-				case equalFold(tok, "close"):
-					hi.close = true
-				case equalFold(tok, "keep-alive"):
-					hi.keepAlive = true
-				}
-			}
-		case equalFold(name, "host"):
-			if hi.host == nil {
-				hi.host = value
-			}
-		case equalFold(name, "server"):
-			if hi.server == nil {
-				hi.server = value
-			}
-		case equalFold(name, "expect"):
-			hi.expect100 = hi.expect100 || equalFold(value, "100-continue")
 		}
 	}
-	return hi
+	return hi, -1
+}
+
+// connection takes the tokens of a Connection field value.
+func (hi *headerInfo) connection(value []byte) {
+	for len(value) > 0 {
+		var tok []byte
+		tok, value = nextElement(value)
+		switch {
+		case equalFold(tok, "close"):
+			hi.close = true
+		case equalFold(tok, "keep-alive"):
+			hi.keepAlive = true
+		}
+	}
 }
 
 // addLength takes one Content-Length field value. A list of identical
@@ -199,18 +243,6 @@ func equalFold(b []byte, lower string) bool {
 			c += 'a' - 'A'
 		}
 		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// isToken reports whether b is a valid field name (RFC 9110 section 5.1):
-// proxies reject a header with anything else in a name (nginx: "upstream
-// sent invalid header").
-func isToken(b []byte) bool {
-	for _, c := range b {
-		if !isTchar(c) {
 			return false
 		}
 	}

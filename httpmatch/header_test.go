@@ -28,10 +28,48 @@ func TestParseHeader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := parseHeader([]byte(tt.block))
+			got, _ := parseHeader([]byte(tt.block))
 			got.host = nil
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("parseHeader(%q)\n- want: %+v\n-  got: %+v", tt.block, tt.want, got)
+			}
+		})
+	}
+}
+
+// TestParseHeaderEnd checks where parseHeader finds the end of a block in
+// bytes that may go on past it (a body, the next message) or stop short
+// of it, and that what follows the block changes nothing.
+func TestParseHeaderEnd(t *testing.T) {
+	tests := []struct {
+		name string
+		b    string
+		end  int // -1: the block does not end in b
+	}{
+		{"CRLF", "Host: a\r\n\r\nbody", 11},
+		{"bare LF", "Host: a\n\nbody", 9},
+		{"LF then CRLF", "Host: a\n\r\n", 10},
+		{"empty block", "\r\nGET", 2},
+		{"empty block, bare LF", "\n", 1},
+		{"CR CR LF is not empty", "Host: a\r\n\r\r\n\r\n", 14},
+		{"NUL in the body", "Host: a\r\n\r\n\x00", 11},
+		{"empty", "", -1},
+		{"no empty line", "Host: a\r\n", -1},
+		{"CR without LF", "Host: a\r\n\r", -1},
+		{"name without colon or LF", "Host: a\r\nX-Long", -1},
+		{"value without LF", "Host: a\r\nX: 1", -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, end := parseHeader([]byte(tt.b))
+			if end != tt.end {
+				t.Fatalf("parseHeader(%q)\n- want: end %d\n-  got: end %d", tt.b, tt.end, end)
+			}
+			if end < 0 {
+				return
+			}
+			if want, _ := parseHeader([]byte(tt.b[:end])); !reflect.DeepEqual(got, want) {
+				t.Fatalf("parseHeader(%q) differs from the block alone\n- want: %+v\n-  got: %+v", tt.b, want, got)
 			}
 		})
 	}

@@ -9,7 +9,14 @@ const (
 	get     = "GET /a HTTP/1.1\r\nHost: app\r\n\r\n"
 	ok2     = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	created = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+	cl0     = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" // a header to pad
 )
+
+// pad returns a header field line, CRLF included, that brings a message
+// of n bytes so far to total bytes.
+func pad(n, total int) string {
+	return "X-Pad: " + strings.Repeat("p", total-n-len("X-Pad: \r\n")) + "\r\n"
+}
 
 var parserTests = []struct {
 	name string
@@ -333,6 +340,96 @@ var parserTests = []struct {
 		segs: []seg{c("\xd8\xa30")},
 		want: []string{
 			"#0    @1-1 [invalid] preview=\"\\u06230\" | -",
+		},
+	},
+	// Header blocks that one Data call parses in place, and that split
+	// ones parse through the half's buffer: the same exchanges either way.
+	{
+		name: "CRLF, body and the next request in the same segment",
+		segs: []seg{c("POST /a HTTP/1.1\r\nHost: app\r\nContent-Length: 3\r\n\r\nabc" + get), s(created + created)},
+		want: []string{
+			"#0 POST /a HTTP/1.1 @1-1 host=app length:3 | 201 Created HTTP/1.1 @2/2/2 length:0",
+			"#1 GET /a HTTP/1.1 @1-1 host=app | 201 Created HTTP/1.1 @2/2/2 length:0",
+		},
+	},
+	{
+		name: "bare LF and mixed line ends",
+		segs: []seg{c("GET /a HTTP/1.1\nHost: app\r\nConnection: close\n\r\n"), s("HTTP/1.1 200 OK\r\nContent-Length: 2\n\nok")},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-1 host=app conn:close | 200 OK HTTP/1.1 @2/2/2 length:2 | close",
+		},
+	},
+	{
+		name: "CR alone is not a line end",
+		segs: []seg{c("GET /a HTTP/1.1\r\nHost: app\r\r\n\r\n"), s("HTTP/1.1 200 OK\r\nX: 1\r\r\nContent-Length: 2\r\n\r\nok")},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-1 host=app\r | 200 OK HTTP/1.1 @2/2/2 length:2",
+		},
+	},
+	{
+		name: "empty header block",
+		segs: []seg{c("GET /a HTTP/1.1\r\n\r\n"), s("HTTP/1.1 204 No Content\n\n")},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-1 | 204 No Content HTTP/1.1 @2/2/2",
+		},
+	},
+	{
+		name: "obs-fold and lines without a colon",
+		segs: []seg{c("GET /a HTTP/1.1\r\nHost: app\r\n folded: Host: other\r\nno colon\r\n: empty name\r\n\r\n"), s(ok2)},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-1 host=app | 200 OK HTTP/1.1 @2/2/2 length:2",
+		},
+	},
+	{
+		name: "bad field names",
+		segs: []seg{c("GET /a HTTP/1.1\r\nHost : app\r\n\r\n"), s("HTTP/1.1 200 OK\r\nX\x00Y: 1\r\nContent-Length: 2\r\n\r\nok")},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-1 [bad-header] | 200 OK HTTP/1.1 @2/2/2 length:2 [bad-header]",
+		},
+	},
+	{
+		name: "NUL in a value, not in a folded line or a body",
+		segs: []seg{c("GET /a HTTP/1.1\r\nHost: a\x00p\r\n\r\n"), s("HTTP/1.1 200 OK\r\nX: 1\r\n \x00fold\r\nContent-Length: 2\r\n\r\n\x00k")},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-1 host=a\x00p [bad-header] | 200 OK HTTP/1.1 @2/2/2 length:2",
+		},
+	},
+	{
+		name: "duplicate Content-Length",
+		segs: []seg{c(get), s("HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 2, 2\r\n\r\nok"),
+			c(get), s("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok")},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-1 host=app | 200 OK HTTP/1.1 @2/2/2 length:2",
+			"#1 GET /a HTTP/1.1 @3-3 host=app | 200 OK HTTP/1.1 @4/4/4 [bad-framing]",
+		},
+	},
+	{
+		// A block that ends at the bound is read; one that does not is
+		// cut there, and what is left of it skipped.
+		name: "MaxHeaderBytes: at the bound, one byte over, the empty line over",
+		opts: ParserOptions{MaxHeaderBytes: 1024},
+		segs: []seg{c(get), s(cl0 + pad(len(cl0), 1022) + "\r\n"), c(get), s(cl0 + pad(len(cl0), 1023) + "\r\n"),
+			c(get), s(cl0 + pad(len(cl0), 1024) + "\r\n"), c(get), s(ok2)},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-1 host=app | 200 OK HTTP/1.1 @2/2/2 length:0",
+			"#1 GET /a HTTP/1.1 @3-3 host=app | 200 OK HTTP/1.1 @4/0/4 [too-large]",
+			"#2 GET /a HTTP/1.1 @5-5 host=app | 200 OK HTTP/1.1 @6/0/6 skipped=1 [too-large,resynced]",
+			"#3 GET /a HTTP/1.1 @7-7 host=app | 200 OK HTTP/1.1 @8/8/8 length:2 skipped=2 [resynced]",
+		},
+	},
+	{
+		name: "CRLFCRLF straddles two segments",
+		segs: []seg{c("GET /a HTTP/1.1\r\nHost: app\r\n\r"), c("\nGET /b HTTP/1.1\r\n\r\n"), s(ok2 + "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"), s("\r\nx")},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-2 host=app | 200 OK HTTP/1.1 @3/3/3 length:2",
+			"#1 GET /b HTTP/1.1 @2-2 | 200 OK HTTP/1.1 @3/4/4 length:1",
+		},
+	},
+	{
+		name: "header block ends in a later segment",
+		segs: []seg{c("GET /a HTTP/1.1\r\nHost: app\r\n"), c("Connection: close\r\n"), c("\r\n"), s("HTTP/1.1 200 OK\r\nServer: x\r\n"), s("Content-Length: 2\r\n\r\nok")},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-3 host=app conn:close | 200 OK HTTP/1.1 @4/5/5 length:2 | close",
 		},
 	},
 	{

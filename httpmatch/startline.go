@@ -17,9 +17,14 @@ const (
 	vBad
 )
 
-// startLine holds what a scanner read, as far as it got.
+// startLine holds what a scanner read of b, as far as it got: its parts
+// as offsets in b, not slices of it, so that it is returned in registers
+// rather than copied (the copies took a third of a scan's time) and does
+// not make b escape.
 type startLine struct {
-	method, target, reason []byte
+	methodEnd              int // method: b[:methodEnd], if not 0
+	targetStart, targetEnd int // request-target, if targetEnd is not 0
+	reasonStart, reasonEnd int // reason phrase
 	status                 int
 	proto                  Proto
 }
@@ -45,6 +50,11 @@ func scanStart(dir flows.Dir, b []byte) (startLine, verdict) {
 // Only major version 1 is accepted: HTTP/2 has no text start line.
 func scanVersion(b []byte, i int, sl *startLine) (int, verdict) {
 	const pre = "HTTP/1."
+	if len(b)-i > len(pre) && string(b[i:i+len(pre)]) == pre && isDigit(b[i+len(pre)]) {
+		// The common case, in one comparison the compiler makes inline.
+		sl.proto = Proto(10 + b[i+len(pre)] - '0')
+		return i + len(pre) + 1, vOK
+	}
 	for k := 0; k < len(pre); k, i = k+1, i+1 {
 		if i == len(b) {
 			return i, vMore
@@ -96,7 +106,7 @@ func scanRequestLine(b []byte) (sl startLine, v verdict) {
 	if i == 0 || b[i] != ' ' {
 		return sl, vBad
 	}
-	sl.method = b[:i]
+	sl.methodEnd = i
 	i++
 	ts := i
 	for i < len(b) && isTargetChar(b[i]) {
@@ -108,7 +118,7 @@ func scanRequestLine(b []byte) (sl startLine, v verdict) {
 	if i == ts || b[i] != ' ' {
 		return sl, vBad
 	}
-	sl.target = b[ts:i]
+	sl.targetStart, sl.targetEnd = ts, i
 	if i, v = scanVersion(b, i+1, &sl); v != vOK {
 		return sl, v
 	}
@@ -155,7 +165,7 @@ func scanResponseLine(b []byte) (sl startLine, v verdict) {
 		c := b[i]
 		if c == '\r' || c == '\n' {
 			if v = scanEOL(b, i); v == vOK {
-				sl.reason = b[rs:i]
+				sl.reasonStart, sl.reasonEnd = rs, i
 			}
 			return sl, v
 		}

@@ -150,13 +150,19 @@ func (p *ConnParser) startLine(h *half, data []byte, at flows.FrameRef) int {
 	h.buf = append(h.buf, data[:take]...)
 	h.last = at
 	complete := h.buf[len(h.buf)-1] == '\n'
+	var sl startLine
+	v := vMore
 	if checking && !h.bad {
-		_, v := scanStart(h.dir, h.buf)
+		sl, v = scanStart(h.dir, h.buf)
 		h.bad = v == vBad
 	}
 	switch {
 	case h.bad && (complete || len(h.buf) >= prefixLen):
 		p.badStart(h)
+	case complete && v != vMore:
+		// The check scanned the whole line: most start lines are shorter
+		// than prefixLen and come in one piece.
+		p.startLineDone(h, sl, v)
 	case complete:
 		p.startComplete(h)
 	case len(h.buf) >= p.opts.MaxHeaderBytes:
@@ -212,6 +218,12 @@ func (p *ConnParser) badStart(h *half) {
 
 func (p *ConnParser) startComplete(h *half) {
 	sl, v := scanStart(h.dir, h.buf)
+	p.startLineDone(h, sl, v)
+}
+
+// startLineDone takes the complete start line in h.buf, scanned into sl,
+// with verdict v.
+func (p *ConnParser) startLineDone(h *half, sl startLine, v verdict) {
 	if v != vOK {
 		if h.resyncing {
 			p.skip(h, len(h.buf))
@@ -232,13 +244,14 @@ func (p *ConnParser) startComplete(h *half) {
 	p.setStatusLine(h, r, sl)
 }
 
+// setRequestLine takes the request line in h.buf, scanned into sl.
 func (p *ConnParser) setRequestLine(h *half, q *Request, sl startLine) {
 	q.Proto = sl.proto
-	if sl.method != nil {
-		q.Method = methodString(sl.method[:min(len(sl.method), maxMethod)])
+	if sl.methodEnd > 0 {
+		q.Method = methodString(h.buf[:min(sl.methodEnd, maxMethod)])
 	}
-	if sl.target != nil {
-		q.URI = keep(&h.lastURI, sl.target, maxURI)
+	if sl.targetEnd > 0 {
+		q.URI = keep(&h.lastURI, h.buf[sl.targetStart:sl.targetEnd], maxURI)
 	}
 }
 
@@ -253,7 +266,7 @@ func (p *ConnParser) setStatusLine(h *half, r *Response, sl startLine) {
 		r.Interim++
 	default:
 		r.Status, r.Proto = sl.status, sl.proto
-		r.Reason = reasonString(sl.reason)
+		r.Reason = reasonString(h.buf[sl.reasonStart:sl.reasonEnd])
 	}
 }
 
@@ -306,6 +319,19 @@ func (p *ConnParser) cutStart(h *half, f Flags) {
 
 // lines collects header (or trailer) lines up to the empty line.
 func (p *ConnParser) lines(h *half, data []byte, at flows.FrameRef) int {
+	if h.state == stHeader && len(h.buf) == h.hdr {
+		// Most header blocks come whole in one Data call: parse them in
+		// data, without copying them into h.buf line by line. The bound
+		// is the slow path's, so that a block too large for it is still
+		// TooLarge; a block that does not end in data goes the slow way,
+		// which it takes from then on, so data is parsed here only once.
+		hi, end := parseHeader(data[:min(len(data), p.opts.MaxHeaderBytes-len(h.buf))])
+		if end >= 0 {
+			h.last = at
+			p.headerDone(h, &hi)
+			return end
+		}
+	}
 	n := 0
 	for n < len(data) {
 		take := len(data) - n
@@ -319,7 +345,8 @@ func (p *ConnParser) lines(h *half, data []byte, at flows.FrameRef) int {
 		if h.buf[len(h.buf)-1] == '\n' {
 			if l := len(h.buf) - h.line; l == 1 || (l == 2 && h.buf[h.line] == '\r') {
 				if h.state == stHeader {
-					p.headerDone(h)
+					hi, _ := parseHeader(h.buf[h.hdr:])
+					p.headerDone(h, &hi)
 				} else {
 					p.done(h)
 				}
@@ -337,12 +364,13 @@ func (p *ConnParser) lines(h *half, data []byte, at flows.FrameRef) int {
 	return n
 }
 
-func (p *ConnParser) headerDone(h *half) {
-	hi := parseHeader(h.buf[h.hdr:])
+// headerDone takes the header block just read. hi may alias the caller's
+// data: what the message keeps of it, it copies.
+func (p *ConnParser) headerDone(h *half, hi *headerInfo) {
 	if h.dir == flows.ClientToServer {
-		p.requestHeader(h, &hi)
+		p.requestHeader(h, hi)
 	} else {
-		p.responseHeader(h, &hi)
+		p.responseHeader(h, hi)
 	}
 }
 
@@ -425,72 +453,4 @@ func (p *ConnParser) responseHeader(h *half, hi *headerInfo) {
 		r.Body = CloseBody
 		h.state = stUntilClose
 	}
-}
-
-func (p *ConnParser) startChunked(h *half) {
-	h.state = stChunkSize
-	h.buf = h.buf[:0]
-}
-
-// body counts Content-Length body or chunk data bytes.
-func (p *ConnParser) body(h *half, data []byte, at flows.FrameRef) int {
-	k := min(int64(len(data)), h.remain)
-	h.remain -= k
-	h.last = at
-	p.msg(h).BodyBytes += k
-	if h.remain == 0 {
-		if h.state == stBody {
-			p.done(h)
-		} else {
-			h.state, h.sawCR = stChunkEnd, false
-		}
-	}
-	return int(k)
-}
-
-func (p *ConnParser) chunkSize(h *half, data []byte, at flows.FrameRef) int {
-	take := len(data)
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		take = i + 1
-	}
-	take = min(take, maxChunkLine-len(h.buf))
-	h.buf = append(h.buf, data[:take]...)
-	h.last = at
-	switch {
-	case h.buf[len(h.buf)-1] == '\n':
-		size, ok := parseChunkSize(h.buf)
-		h.buf = h.buf[:0]
-		switch {
-		case !ok:
-			p.badFraming(h)
-		case size == 0:
-			h.state, h.line = stTrailer, 0
-		default:
-			h.state, h.remain = stChunkData, size
-		}
-	case len(h.buf) >= maxChunkLine:
-		p.badFraming(h)
-	}
-	return take
-}
-
-// chunkEnd takes the CRLF (or bare LF) after chunk data.
-func (p *ConnParser) chunkEnd(h *half, data []byte, at flows.FrameRef) int {
-	switch c := data[0]; {
-	case c == '\r' && !h.sawCR:
-		h.sawCR, h.last = true, at
-		return 1
-	case c == '\n':
-		h.last = at
-		p.startChunked(h)
-		return 1
-	}
-	p.badFraming(h)
-	return 0
-}
-
-func (p *ConnParser) badFraming(h *half) {
-	p.msg(h).Flags |= BadFraming
-	p.done(h)
-	p.toResync(h)
 }
