@@ -397,17 +397,12 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 	cs.lastEnd = end
 	k := reqKey{e.Request.Method, e.Request.URI}
 	a.roles.sawRequest(cs.client)
-	l := cs.list
-	if l == nil || l.gone || l.key != k {
-		// A keep-alive connection mostly repeats its request, and its
-		// parser's strings are then the same, cheap to compare: the
-		// connection's last list spares the map's hashing of the URI.
-		if l = a.index[k]; l == nil {
-			l = &recList{key: k}
-			a.index[k] = l
-		}
-		cs.list = l
+	l := a.listOf(cs, k)
+	if l == nil {
+		l = &recList{key: k}
+		a.index[k] = l
 	}
+	cs.list = l
 	a.roles.observe(r, l.recs, &a.recent)
 	l.recs = insertByStart(l.recs, r)
 	if !answeredOK(r) {

@@ -237,7 +237,7 @@ func (a *Analyzer) candidates(f *record, tol time.Duration) []attemptCand {
 		}
 		cands = append(cands, attemptCand{r: r, outcome: oc, at: at, atNs: atNs})
 	}
-	if l := a.index[reqKey{f.ex.Request.Method, f.ex.Request.URI}]; l != nil {
+	if l := a.listOf(f.conn, reqKey{f.ex.Request.Method, f.ex.Request.URI}); l != nil {
 		for _, e := range byStartNs(l.recs, lo, hi) {
 			consider(e.r)
 		}

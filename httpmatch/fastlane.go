@@ -23,7 +23,7 @@ func (a *Analyzer) fastLane(f *record) bool {
 	// The window of candidates, widened by slack as correlate's second
 	// search is.
 	lo, hi := subNs(f.startNs, int64(slack)), subNs(f.ex.respNs, -int64(slack))
-	if l := a.index[reqKey{f.ex.Request.Method, f.ex.Request.URI}]; l != nil {
+	if l := a.listOf(f.conn, reqKey{f.ex.Request.Method, f.ex.Request.URI}); l != nil {
 		for _, e := range byStartNs(l.fails, lo, hi) {
 			if r := e.r; !r.used && !r.front && !r.dead && r.conn != f.conn {
 				return false

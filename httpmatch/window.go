@@ -68,6 +68,17 @@ func (q *pendingQueue) window(lo, hi int64) []timed {
 	return within(q.recs[q.head:], lo, hi)
 }
 
+// listOf returns the index's list for k, nil if none. A keep-alive
+// connection mostly repeats its request, and its parser's strings are
+// then the same, cheap to compare: cs's last list (connState.list)
+// spares the map's hashing of the URI.
+func (a *Analyzer) listOf(cs *connState, k reqKey) *recList {
+	if l := cs.list; l != nil && !l.gone && l.key == k {
+		return l
+	}
+	return a.index[k]
+}
+
 // insertByStart adds r to l, which is kept in order of start time.
 // Records arrive nearly in that order (an exchange is emitted when it
 // finishes), so the insertion walks back a few places at most.
