@@ -291,7 +291,7 @@ func TestBadHeaderFlag(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []httpmatch.Exchange
-			p := httpmatch.NewConnParser(httpmatch.ParserOptions{}, httpmatch.SinkFunc(func(e httpmatch.Exchange) { got = append(got, e) }))
+			p := httpmatch.NewConnParser(httpmatch.ParserOptions{}, httpmatch.SinkFunc(func(e *httpmatch.Exchange) { got = append(got, *e) }))
 			at := flows.FrameRef{File: "t.pcap", Frame: 1, Time: at0}
 			p.Data(c2s, []byte(request("GET", "/")), at)
 			p.Data(s2c, []byte(tc.resp), at)

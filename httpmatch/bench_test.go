@@ -18,7 +18,7 @@ var (
 // as a TCP segment would carry it.
 func BenchmarkParse(b *testing.B) {
 	n := 0
-	p := NewConnParser(ParserOptions{}, SinkFunc(func(e Exchange) { n++ }))
+	p := NewConnParser(ParserOptions{}, SinkFunc(func(e *Exchange) { n++ }))
 	at := flows.FrameRef{File: "bench.pcap", Frame: 1}
 	b.SetBytes(int64(len(benchReq) + len(benchResp)))
 	b.ReportAllocs()
@@ -39,7 +39,7 @@ func BenchmarkParseChunked(b *testing.B) {
 	resp := [][]byte{[]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789ab"),
 		[]byte("cdef\r\n4\r\nabcd\r\n0\r\n\r\n")}
 	n := 0
-	p := NewConnParser(ParserOptions{}, SinkFunc(func(e Exchange) { n++ }))
+	p := NewConnParser(ParserOptions{}, SinkFunc(func(e *Exchange) { n++ }))
 	at := flows.FrameRef{File: "bench.pcap", Frame: 1}
 	b.SetBytes(int64(len(req) + len(body) + len(resp[0]) + len(resp[1])))
 	b.ReportAllocs()

@@ -14,7 +14,7 @@ func ExampleConnParser() {
 	at := func(frame int64) flows.FrameRef {
 		return flows.FrameRef{File: "upstream.pcap", Frame: frame, Time: time.Unix(1700000000, 0)}
 	}
-	p := httpmatch.NewConnParser(httpmatch.ParserOptions{}, httpmatch.SinkFunc(func(e httpmatch.Exchange) {
+	p := httpmatch.NewConnParser(httpmatch.ParserOptions{}, httpmatch.SinkFunc(func(e *httpmatch.Exchange) {
 		fmt.Println(e)
 	}))
 	p.Data(flows.ClientToServer, []byte("GET /health HTTP/1.1\r\nHost: app\r\n\r\n"), at(4))

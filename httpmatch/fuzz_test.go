@@ -65,11 +65,11 @@ func FuzzConnParser(f *testing.F) {
 		segs := decodeOps(b)
 		opts := ParserOptions{MaxHeaderBytes: 1024, MaxPending: 8}
 		var got []Exchange
-		p := NewConnParser(opts, SinkFunc(func(e Exchange) {
+		p := NewConnParser(opts, SinkFunc(func(e *Exchange) {
 			if n := len(got); n > 0 && e.Index <= got[n-1].Index {
 				t.Fatalf("exchange %d emitted after %d", e.Index, got[n-1].Index)
 			}
-			got = append(got, e)
+			got = append(got, *e)
 		}))
 		for i, sg := range segs {
 			if sg.gap > 0 {

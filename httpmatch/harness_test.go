@@ -84,7 +84,7 @@ func splitAt(segs []seg, pos int) splitter {
 // after the call, to catch a parser keeping data it does not own.
 func parse(opts ParserOptions, segs []seg, open bool, split splitter) []Exchange {
 	var got []Exchange
-	p := NewConnParser(opts, SinkFunc(func(e Exchange) { got = append(got, e) }))
+	p := NewConnParser(opts, SinkFunc(func(e *Exchange) { got = append(got, *e) }))
 	for i, sg := range segs {
 		if sg.gap > 0 {
 			p.Gap(sg.dir, sg.gap, frame(i), sg.snap)

@@ -111,7 +111,7 @@ func TestFlagsString(t *testing.T) {
 // TestStats checks the counters on a connection with garbage, a gap and a tunnel.
 func TestStats(t *testing.T) {
 	var got []string
-	p := NewConnParser(ParserOptions{}, SinkFunc(func(e Exchange) { got = append(got, render(e)) }))
+	p := NewConnParser(ParserOptions{}, SinkFunc(func(e *Exchange) { got = append(got, render(*e)) }))
 	p.Data(cs, []byte(get), frame(0))
 	p.Data(sc, []byte("xx"), frame(1))
 	p.Gap(sc, 10, frame(2), false)

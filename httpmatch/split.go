@@ -268,9 +268,9 @@ type frontSink struct {
 	id uint64
 }
 
-func (s frontSink) Exchange(e Exchange) {
+func (s frontSink) Exchange(e *Exchange) {
 	b := s.f.batch
-	b.exs = append(b.exs, e)
+	b.exs = append(b.exs, *e)
 	s.f.add(Event{Kind: EventExchange, ID: s.id, aux: int32(len(b.exs) - 1)})
 }
 
