@@ -172,7 +172,6 @@ type connState struct {
 	live    *flows.Conn
 	attempt *record      // the connect-attempt record made at Start
 	votes   *serverVotes // the server's role votes (roles.serverVotes)
-	lastEnd time.Time    // end of the previous exchange, for idle times
 	// tls: the client's first bytes were a TLS record; the connection is
 	// not parsed, its traffic is kept as frontData.
 	tls bool
@@ -361,41 +360,22 @@ func (a *Analyzer) done(c *flows.Conn) {
 	}
 }
 
-// exchange takes a finished exchange from a connection's parser.
-func (a *Analyzer) exchange(cs *connState, e Exchange) {
-	if e.Request.Flags&Missing != 0 {
-		// A response without its request: nothing to match it with, but
-		// a 5xx on a front must still be counted and reported.
-		if e.Response.Status >= 500 {
-			x := &exchangeRecord{record: a.record(cs, e.Response.Start.Time), kept: keepExchange(&e)}
-			r := &x.record
-			r.ex, r.orphan = &x.kept, true
-			x.kept.status = e.Response.Status
-			x.kept.respNs = nanos(e.Response.Start.Time)
-			x.kept.hdrNs = nanos(headerTime(&e.Response))
-			r.setHeap(e.Response.Start.Time)
-			a.queue.push(r)
-		}
+// exchange takes the record of a finished exchange (newExchange; nil
+// when there is nothing to keep) from a connection's parser.
+func (a *Analyzer) exchange(cs *connState, x *exchangeRecord) {
+	if x == nil {
 		return
 	}
-	x := &exchangeRecord{record: a.record(cs, e.Request.Start.Time), kept: keepExchange(&e)}
 	r := &x.record
-	r.ex = &x.kept
-	if e.Response.Status != 0 {
-		x.kept.status = e.Response.Status
-		x.kept.respNs = nanos(e.Response.Start.Time)
-		x.kept.hdrNs = nanos(headerTime(&e.Response))
-		x.kept.durNs = subNs(x.kept.respNs, r.startNs)
+	r.conn, r.addedNs = cs, a.nowNs
+	if r.orphan {
+		// A 5xx without its request: nothing to match it with, but
+		// it must still be counted and reported.
+		r.setHeapNs(x.kept.respNs)
+		a.queue.push(r)
+		return
 	}
-	if e.Index > 0 && !cs.lastEnd.IsZero() {
-		r.idle = max(0, e.Request.Start.Time.Sub(cs.lastEnd))
-	}
-	end := e.Request.End.Time
-	if e.Response.End.Time.After(end) {
-		end = e.Response.End.Time
-	}
-	cs.lastEnd = end
-	k := reqKey{e.Request.Method, e.Request.URI}
+	k := reqKey{x.kept.Request.Method, x.kept.Request.URI}
 	a.roles.sawRequest(cs.client)
 	l := a.listOf(cs, k)
 	if l == nil {
@@ -409,7 +389,7 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 		l.fails = insertByStart(l.fails, r)
 	}
 	a.recent.add(r)
-	if e.Response.Status == 0 {
+	if x.kept.status == 0 {
 		// No response: never an incident, only a request to count once
 		// its role is known. It is emitted when its connection ends,
 		// seconds after its request, so it stays out of the decision
@@ -424,7 +404,7 @@ func (a *Analyzer) exchange(cs *connState, e Exchange) {
 		}
 		return
 	}
-	r.setHeap(e.Response.Start.Time)
+	r.setHeapNs(x.kept.respNs)
 	a.queue.push(r)
 }
 

@@ -84,7 +84,7 @@ func (ev *Event) Advances() (time.Time, bool) { return ev.At.Time, ev.advance }
 type EventBatch struct {
 	Events  []Event
 	conns   []flows.Conn // the Events' Conn, up to cap (frontConns)
-	exs     []Exchange
+	exs     []*exchangeRecord // EventExchange: the exchanges' records (newExchange)
 	gaps    []flows.Gap
 	clients map[uint64]netip.AddrPort // Data, Gap: clients of the connections first seen in the batch
 }
@@ -97,7 +97,7 @@ func (b *EventBatch) Reset() {
 	b.Events = b.Events[:0]
 	clear(b.conns) // their Gaps
 	b.conns = b.conns[:0]
-	clear(b.exs) // and the exchanges' strings
+	clear(b.exs) // and the exchanges
 	b.exs = b.exs[:0]
 	b.gaps = b.gaps[:0]
 	clear(b.clients)
@@ -128,7 +128,8 @@ type Front struct {
 type frontConn struct {
 	parser       *ConnParser
 	checked, tls bool
-	turns        int32 // as of the last Data event
+	turns        int32     // as of the last Data event
+	lastEnd      time.Time // of its last exchange (newExchange)
 }
 
 // NewFront returns a Front that hands each full batch to send, which
@@ -210,7 +211,7 @@ func (f *Front) conn(c *flows.Conn) (fc *frontConn, fresh bool) {
 		f.conns[c.ID] = fc
 		po := f.opts
 		po.Midstream = c.Handshake == flows.Midstream
-		fc.parser = NewConnParser(po, frontSink{f, c.ID})
+		fc.parser = NewConnParser(po, frontSink{f, fc, c.ID})
 	}
 	return fc, fresh
 }
@@ -265,12 +266,13 @@ func (f *Front) Done(c *flows.Conn) {
 // frontSink turns a parser's exchanges into events of its Front.
 type frontSink struct {
 	f  *Front
+	fc *frontConn
 	id uint64
 }
 
 func (s frontSink) Exchange(e *Exchange) {
 	b := s.f.batch
-	b.exs = append(b.exs, *e)
+	b.exs = append(b.exs, newExchange(e, &s.fc.lastEnd))
 	s.f.add(Event{Kind: EventExchange, ID: s.id, aux: int32(len(b.exs) - 1)})
 }
 
