@@ -1,7 +1,11 @@
 package flows_test
 
 import (
+	"errors"
+	"io"
 	"net/netip"
+	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -54,18 +58,64 @@ func BenchmarkFlows(b *testing.B) {
 			name = "data"
 		}
 		b.Run(name, func(b *testing.B) {
-			b.SetBytes(payload)
-			b.ReportAllocs()
-			for b.Loop() {
-				t := flows.New(flows.Options{WantData: want}, &nopHandler{})
-				for i := range pkts {
-					t.Add(&pkts[i])
-				}
-				t.Flush()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/packet")
+			benchTracker(b, flows.Options{WantData: want}, pkts, payload)
 		})
 	}
+}
+
+// BenchmarkFlowsCapture runs the tracker alone (WantData, a handler that
+// does nothing) on the capture WHY502_BENCH_FILE names, read into memory
+// once so that decoding is not measured; MB/s is payload bytes.
+func BenchmarkFlowsCapture(b *testing.B) {
+	file := os.Getenv("WHY502_BENCH_FILE")
+	if file == "" {
+		b.Skip("WHY502_BENCH_FILE names no capture")
+	}
+	pkts, payload := readCapture(b, file)
+	// The packets are most of the heap: a collection under way after
+	// reading them would be measured with the tracker.
+	runtime.GC()
+	benchTracker(b, flows.Options{WantData: true}, pkts, payload)
+}
+
+// benchTracker feeds pkts to a new Tracker once per op, then flushes it.
+func benchTracker(b *testing.B, opts flows.Options, pkts []capture.Packet, payload int64) {
+	b.SetBytes(payload)
+	b.ReportAllocs()
+	for b.Loop() {
+		t := flows.New(opts, &nopHandler{})
+		for i := range pkts {
+			t.Add(&pkts[i])
+		}
+		t.Flush()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/packet")
+}
+
+// readCapture reads every packet of file, their payloads copied into one
+// slab (the reader reuses its buffer).
+func readCapture(b *testing.B, file string) ([]capture.Packet, int64) {
+	r, err := capture.Open([]string{file}, capture.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	var pkts []capture.Packet
+	var slab []byte
+	for p, err := r.Next(); !errors.Is(err, io.EOF); p, err = r.Next() {
+		if err != nil {
+			b.Fatal(err)
+		}
+		pkts = append(pkts, *p)
+		slab = append(slab, p.Payload...)
+	}
+	var off int64
+	for i := range pkts {
+		n := int64(len(pkts[i].Payload))
+		pkts[i].Payload = slab[off : off+n : off+n]
+		off += n
+	}
+	return pkts, off
 }
 
 // The per-packet path on an established connection must not allocate.

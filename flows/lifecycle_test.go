@@ -91,6 +91,17 @@ func TestLifecycle(t *testing.T) {
 			stats: flows.Stats{Conns: 2},
 		},
 		{
+			name: "the same ports from two client addresses, interleaved",
+			pkts: func() []capture.Packet {
+				a := closed(established())
+				b := flowtest.New(t0.Add(ms/2), addr("10.0.0.2:40000"), server)
+				closed(b.SYN().At(ms).SYNACK().At(ms).ACK(flows.Client))
+				return flowtest.Merge(a, b)
+			},
+			want:  "#1 40000 SF; #2 40000 SF; ",
+			stats: flows.Stats{Conns: 2},
+		},
+		{
 			name: "SYN retransmission is not reuse",
 			pkts: func() []capture.Packet {
 				return newConn().SYN().At(time.Second).SYN().SYNACK().ACK(flows.Client).Packets()

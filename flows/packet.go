@@ -6,17 +6,14 @@ import (
 	"why502/capture"
 )
 
-// packet applies one packet to its connection: handshake, acknowledgement,
-// payload, close. The order matters: the ACK a closing packet carries
-// counts toward Teardown.PeerUnacked, and its payload toward SinceOwnData.
-func (t *Tracker) packet(c *conn, p *capture.Packet) {
-	d := ClientToServer
-	if p.Src != c.Client {
-		d = ServerToClient
-	}
+// packet applies one packet, sent in direction d, to its connection:
+// handshake, acknowledgement, payload, close. The order matters: the ACK a
+// closing packet carries counts toward Teardown.PeerUnacked, and its
+// payload toward SinceOwnData. ns is p.Time in nanoseconds (clock.go).
+func (t *Tracker) packet(c *conn, p *capture.Packet, d Dir, ns int64) {
 	at := frameRef(p)
-	if p.Time.After(c.Last) {
-		c.Last = p.Time
+	if t.after(p.Time, ns, c.Last, c.lastNs) {
+		c.Last, c.lastNs = p.Time, ns
 	}
 	c.lastFrame = at
 	c.Packets[d]++
@@ -40,17 +37,21 @@ func (t *Tracker) packet(c *conn, p *capture.Packet) {
 		h.start(dataSeq)
 	}
 	if f.Has(capture.ACK) {
-		t.acked(c, 1-d, p.Ack, at)
+		t.acked(c, 1-d, p)
 	}
 	// Payload on a RST is a diagnostic some stacks add, not stream data.
 	if p.PayloadLen > 0 && !f.Has(capture.RST) {
 		c.LastData[d] = p.Time
 		var idle time.Duration
 		if c.newSeen {
-			idle = p.Time.Sub(c.newAt)
+			idle = time.Duration(ns - c.newAtNs)
+			if t.wide {
+				idle = p.Time.Sub(c.newAt)
+			}
 		}
 		if t.segment(c, d, h.offset(dataSeq), p, idle) {
-			t.turn(c, d, p.Time, idle)
+			t.turn(c, d, idle)
+			c.newAt, c.newAtNs = p.Time, ns
 		}
 	}
 	switch {
@@ -112,7 +113,7 @@ func (t *Tracker) handshake(c *conn, d Dir, p *capture.Packet, at FrameRef) {
 // turn counts a client turn: new client bytes after new server bytes (or
 // first of all). The idle time before a turn other than the first is how
 // long a kept-alive connection sat unused before being reused.
-func (t *Tracker) turn(c *conn, d Dir, now time.Time, idle time.Duration) {
+func (t *Tracker) turn(c *conn, d Dir, idle time.Duration) {
 	if d == ClientToServer && (!c.newSeen || c.newDir == ServerToClient) {
 		c.Turns++
 		if c.Turns > 1 {
@@ -120,7 +121,7 @@ func (t *Tracker) turn(c *conn, d Dir, now time.Time, idle time.Duration) {
 			c.MaxIdle = max(c.MaxIdle, idle)
 		}
 	}
-	c.newSeen, c.newDir, c.newAt = true, d, now
+	c.newSeen, c.newDir = true, d
 }
 
 // close records a FIN or RST from direction d.

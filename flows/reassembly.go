@@ -12,13 +12,13 @@ import (
 // serial-number arithmetic, so that streams wrap 2^32 and grow past 4 GiB.
 type half struct {
 	started bool
+	fin     bool   // a FIN was seen, at finOff
+	rst     bool   // a RST was seen
 	base    uint32 // sequence number of offset 0
 	next    int64  // every byte before next was delivered or declared a gap
 	hi      int64  // highest offset reached (sent data, or acked by the peer)
 	acked   int64  // highest offset the peer acknowledged
-	fin     bool
 	finOff  int64
-	rst     bool
 
 	// segs holds out-of-order segments: sorted by off, never overlapping,
 	// all beyond next. Without WantData they carry no bytes, only ranges.
@@ -55,6 +55,21 @@ func frameRef(p *capture.Packet) FrameRef {
 // whether the segment carried new bytes (beyond any seen before).
 func (t *Tracker) segment(c *conn, d Dir, off int64, p *capture.Packet, idle time.Duration) bool {
 	h := &c.half[d]
+	if off == h.next && len(h.segs) == 0 && !h.fin && !h.rst && len(p.Payload) >= p.PayloadLen {
+		// In order, whole and nothing held, as nearly every segment is:
+		// there is nothing to merge, cut or hold, so the Chunk is made
+		// from p directly.
+		end := off + int64(p.PayloadLen)
+		fresh := end > h.hi
+		if fresh {
+			h.hi = end
+		}
+		if t.opts.WantData {
+			t.h.Data(&c.Conn, Chunk{Dir: d, Data: p.Payload[:p.PayloadLen], At: frameRef(p), Idle: idle})
+		}
+		h.next = end
+		return fresh
+	}
 	s := seg{off: off, end: off + int64(p.PayloadLen), capEnd: off + int64(len(p.Payload)), at: frameRef(p), idle: idle}
 	if t.opts.WantData {
 		s.data = p.Payload
@@ -220,15 +235,15 @@ func (t *Tracker) skipTo(c *conn, d Dir, to int64, at FrameRef) {
 	t.drain(c, d)
 }
 
-// acked notes that the peer acknowledged direction d up to seq. Bytes
+// acked notes that the peer acknowledged direction d up to p.Ack. Bytes
 // acknowledged crossed the wire: if the capture lacks them, waiting is
 // pointless and the hole becomes a gap now.
-func (t *Tracker) acked(c *conn, d Dir, seq uint32, at FrameRef) {
+func (t *Tracker) acked(c *conn, d Dir, p *capture.Packet) {
 	h := &c.half[d]
 	if !h.started {
 		return
 	}
-	off := h.offset(seq)
+	off := h.offset(p.Ack)
 	if h.fin && off > h.finOff {
 		off = h.finOff // the FIN's own sequence number is not a byte
 	}
@@ -243,7 +258,7 @@ func (t *Tracker) acked(c *conn, d Dir, seq uint32, at FrameRef) {
 		h.hi = off
 	}
 	if off > h.next {
-		t.skipTo(c, d, off, at)
+		t.skipTo(c, d, off, frameRef(p))
 	}
 }
 

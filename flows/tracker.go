@@ -8,39 +8,31 @@ import (
 	"why502/capture"
 )
 
-// key identifies a 4-tuple regardless of direction: a is the lesser
-// endpoint, so both directions of a connection find the same entry. It is
-// a comparable value; formatting addresses into strings would allocate on
-// every packet.
-type key struct{ a, b netip.AddrPort }
-
-func makeKey(src, dst netip.AddrPort) key {
-	if src.Compare(dst) > 0 {
-		src, dst = dst, src
-	}
-	return key{src, dst}
-}
-
 // conn is a Conn with the tracker's bookkeeping around it. Handlers see
 // only the embedded Conn.
+//
+// Its fields are ordered for the per-packet path: those that every packet
+// reads or writes come first and together, in as few cache lines as
+// possible (besides the Conn's own); the bools are packed so that the
+// struct fits the allocator's 896-byte size class.
 type conn struct {
 	Conn
-	key        key
 	prev, next *conn // lru links
-	older      *conn // start order links (Options.StartOrder only)
-	newer      *conn
-	closed     bool // both FINs or a RST: on the linger list
+	closed     bool  // both FINs or a RST: on the linger list
+	synSeen    bool
+	newSeen    bool   // some payload carried new bytes
+	newDir     Dir    // direction of the latest new bytes
+	isn        uint32 // client's ISN, to tell a SYN retransmission from port reuse
+	lastNs     int64  // Last in nanoseconds (clock.go)
+	newAtNs    int64  // newAt in nanoseconds
 	half       [2]half
+	lastFrame  FrameRef
+	newAt      time.Time // when the latest new bytes came
 
-	isn       uint32 // client's ISN, to tell a SYN retransmission from port reuse
-	synSeen   bool
-	firstSYN  time.Time
-	lastSYN   time.Time
-	lastFrame FrameRef
-
-	newSeen bool // some payload carried new bytes
-	newDir  Dir  // direction of the latest new bytes
-	newAt   time.Time
+	older    *conn // start order links (Options.StartOrder only)
+	newer    *conn
+	firstSYN time.Time
+	lastSYN  time.Time
 }
 
 // Tracker follows TCP connections through packets given in capture time
@@ -50,19 +42,22 @@ type Tracker struct {
 	h       Handler
 	starter Starter // h, if it implements Starter
 	updater Updater // h, if it implements Updater
-	conns   map[key]*conn
+	conns   table
 	open    lru  // not closed, most recently active first
 	linger  lru  // closed, kept for Options.Linger
 	started fifo // tracked, oldest first (Options.StartOrder only)
-	now     time.Time
 	nextID  uint64
 	stats   Stats
 	order   startOrder
+
+	now   time.Time
+	nowNs int64 // now in nanoseconds (clock.go)
+	wide  bool  // a capture time was too far from 1970 for nanoseconds
 }
 
 // New returns a Tracker that reports to h.
 func New(opts Options, h Handler) *Tracker {
-	t := &Tracker{opts: opts.withDefaults(), h: h, conns: make(map[key]*conn)}
+	t := &Tracker{opts: opts.withDefaults(), h: h, conns: newTable(), nowNs: zeroNanos}
 	t.starter, _ = h.(Starter)
 	t.updater, _ = h.(Updater)
 	t.order.next = 1
@@ -72,7 +67,7 @@ func New(opts Options, h Handler) *Tracker {
 // Stats returns the counts so far.
 func (t *Tracker) Stats() Stats {
 	s := t.stats
-	s.Live = int64(len(t.conns))
+	s.Live = int64(t.conns.len())
 	return s
 }
 
@@ -81,13 +76,13 @@ func (t *Tracker) Stats() Stats {
 // time never goes backwards for expiry.
 func (t *Tracker) Add(p *capture.Packet) {
 	t.stats.Packets++
-	if p.Time.After(t.now) {
-		t.now = p.Time
+	ns := t.nanos(p.Time)
+	if t.after(p.Time, ns, t.now, t.nowNs) {
+		t.now, t.nowNs = p.Time, ns
 	}
 	t.expire()
 
-	k := makeKey(p.Src, p.Dst)
-	c := t.conns[k]
+	c, d := t.conns.find(p.Src, p.Dst)
 	syn := p.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.SYN
 	if c != nil && syn && t.reused(c, p) {
 		t.stats.Reused++
@@ -97,7 +92,8 @@ func (t *Tracker) Add(p *capture.Packet) {
 	isNew := c == nil
 	var pre Handshake
 	if isNew {
-		c = t.start(k, p)
+		c = t.start(p)
+		d = c.dirFrom(p.Src)
 	} else if c.closed {
 		t.linger.moveToFront(c)
 	} else {
@@ -106,11 +102,13 @@ func (t *Tracker) Add(p *capture.Packet) {
 	if !isNew {
 		pre = c.Handshake
 	}
-	t.packet(c, p)
+	t.packet(c, p, d, ns)
 	if isNew && t.starter != nil {
 		t.starter.Start(&c.Conn)
 	}
-	if !isNew && t.updater != nil && (pre == Unanswered || pre == Refused || c.Handshake != pre || c.Teardown.Kind != CloseNone) {
+	// A FIN or RST seen sets Closed as it sets Teardown.Kind; Closed is
+	// in a cache line this path touches anyway.
+	if !isNew && t.updater != nil && (pre == Unanswered || pre == Refused || c.Handshake != pre || c.Closed != [2]CloseKind{}) {
 		t.updater.Update(&c.Conn)
 	}
 	if !c.closed && (c.half[0].rst || c.half[1].rst || (c.half[0].fin && c.half[1].fin)) {
@@ -125,8 +123,9 @@ func (t *Tracker) Add(p *capture.Packet) {
 // passed are finished while the interface is quiet, not only when the
 // next packet comes. Time never goes backwards.
 func (t *Tracker) Advance(now time.Time) {
-	if now.After(t.now) {
-		t.now = now
+	ns := t.nanos(now)
+	if t.after(now, ns, t.now, t.nowNs) {
+		t.now, t.nowNs = now, ns
 	}
 	t.expire()
 }
@@ -138,13 +137,13 @@ func (t *Tracker) reused(c *conn, p *capture.Packet) bool {
 	return !c.synSeen || p.Src != c.Client || p.Seq != c.isn
 }
 
-func (t *Tracker) start(k key, p *capture.Packet) *conn {
-	for len(t.conns) > 0 && len(t.conns)+len(t.order.held) >= t.opts.MaxConns {
+func (t *Tracker) start(p *capture.Packet) *conn {
+	for t.conns.len() > 0 && t.conns.len()+len(t.order.held) >= t.opts.MaxConns {
 		t.evict()
 	}
 	t.nextID++
 	t.stats.Conns++
-	c := &conn{key: k}
+	c := &conn{lastNs: zeroNanos}
 	c.ID = t.nextID
 	c.First = frameRef(p)
 	c.Client, c.Server = p.Src, p.Dst
@@ -162,7 +161,7 @@ func (t *Tracker) start(k key, p *capture.Packet) *conn {
 			c.Client, c.Server = p.Dst, p.Src
 		}
 	}
-	t.conns[k] = c
+	t.conns.add(c)
 	t.open.pushFront(c)
 	if t.opts.StartOrder {
 		t.started.pushBack(c)
@@ -190,10 +189,10 @@ func clientFirst(src, dst netip.AddrPort) bool {
 // by last activity and has one timeout, so only tails need checking:
 // amortized O(1) per packet.
 func (t *Tracker) expire() {
-	for c := t.linger.tail; c != nil && !t.now.Before(c.Last.Add(t.opts.Linger)); c = t.linger.tail {
+	for c := t.linger.tail; c != nil && t.idleFor(c, t.opts.Linger); c = t.linger.tail {
 		t.finish(c)
 	}
-	for c := t.open.tail; c != nil && !t.now.Before(c.Last.Add(t.opts.IdleTimeout)); c = t.open.tail {
+	for c := t.open.tail; c != nil && t.idleFor(c, t.opts.IdleTimeout); c = t.open.tail {
 		c.Expired = true
 		t.stats.Expired++
 		t.finish(c)
@@ -239,7 +238,7 @@ func (t *Tracker) finish(c *conn) {
 	} else {
 		t.open.remove(c)
 	}
-	delete(t.conns, c.key)
+	t.conns.remove(c)
 	if t.opts.StartOrder {
 		t.started.remove(c)
 	}
@@ -258,10 +257,7 @@ func (t *Tracker) finish(c *conn) {
 // Flush ends the input: every connection still tracked is finished, in
 // order of start, those not closed marked Unfinished.
 func (t *Tracker) Flush() {
-	all := make([]*conn, 0, len(t.conns))
-	for _, c := range t.conns {
-		all = append(all, c)
-	}
+	all := t.conns.all()
 	slices.SortFunc(all, func(a, b *conn) int { return cmpID(a.ID, b.ID) })
 	for _, c := range all {
 		if !c.closed {
