@@ -84,7 +84,7 @@ func (ev *Event) Advances() (time.Time, bool) { return ev.At.Time, ev.advance }
 type EventBatch struct {
 	Events  []Event
 	conns   []flows.Conn // the Events' Conn, up to cap (frontConns)
-	exs     []*exchangeRecord // EventExchange: the exchanges' records (newExchange)
+	exs     []Exchange
 	gaps    []flows.Gap
 	clients map[uint64]netip.AddrPort // Data, Gap: clients of the connections first seen in the batch
 }
@@ -97,7 +97,7 @@ func (b *EventBatch) Reset() {
 	b.Events = b.Events[:0]
 	clear(b.conns) // their Gaps
 	b.conns = b.conns[:0]
-	clear(b.exs) // and the exchanges
+	clear(b.exs) // and the exchanges' strings
 	b.exs = b.exs[:0]
 	b.gaps = b.gaps[:0]
 	clear(b.clients)
@@ -128,8 +128,7 @@ type Front struct {
 type frontConn struct {
 	parser       *ConnParser
 	checked, tls bool
-	turns        int32     // as of the last Data event
-	lastEnd      time.Time // of its last exchange (newExchange)
+	turns        int32 // as of the last Data event
 }
 
 // NewFront returns a Front that hands each full batch to send, which
@@ -211,7 +210,7 @@ func (f *Front) conn(c *flows.Conn) (fc *frontConn, fresh bool) {
 		f.conns[c.ID] = fc
 		po := f.opts
 		po.Midstream = c.Handshake == flows.Midstream
-		fc.parser = NewConnParser(po, frontSink{f, fc, c.ID})
+		fc.parser = NewConnParser(po, frontSink{f, c.ID})
 	}
 	return fc, fresh
 }
@@ -266,13 +265,12 @@ func (f *Front) Done(c *flows.Conn) {
 // frontSink turns a parser's exchanges into events of its Front.
 type frontSink struct {
 	f  *Front
-	fc *frontConn
 	id uint64
 }
 
 func (s frontSink) Exchange(e *Exchange) {
 	b := s.f.batch
-	b.exs = append(b.exs, newExchange(e, &s.fc.lastEnd))
+	b.exs = append(b.exs, *e)
 	s.f.add(Event{Kind: EventExchange, ID: s.id, aux: int32(len(b.exs) - 1)})
 }
 
@@ -310,7 +308,7 @@ func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
 		if cs == nil {
 			cs = a.closing // the exchanges its parser's Close finished
 		}
-		a.exchange(cs, b.exs[ev.aux])
+		a.exchange(cs, newExchange(&b.exs[ev.aux], &cs.lastEnd))
 	}
 }
 
