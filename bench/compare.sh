@@ -2,7 +2,7 @@
 # compare.sh: time why502 against the decode-only floor and tshark on the
 # same capture, in one run, and check its incidents against nginx's log.
 #
-# Usage: bench/compare.sh [--row FILE] CAPTURE [ACCESS_LOG]
+# Usage: bench/compare.sh [--row FILE] [--runs N] CAPTURE [ACCESS_LOG]
 #   CAPTURE     a pcap (e.g. from `sudo samples/make-large.sh` or
 #               `sudo samples/make-load.sh`)
 #   ACCESS_LOG  nginx's access log of the same run, in why502's log format
@@ -10,9 +10,14 @@
 #               CAPTURE.access.log when that exists
 #   --row FILE  also append this capture's line of the summary table
 #               (Markdown, the columns bench/run.sh prints) to FILE
+#   --runs N    run the floor, flows and analyze N times each, interleaved,
+#               and keep each one's fastest run (default 3): on a shared or
+#               virtual machine single runs vary by tens of percent, and
+#               the fastest is the one least disturbed; the peak RSS is the
+#               largest of the runs. tshark runs once.
 #
 # Builds bench/floor, why502 and bench/incidents, warms the page cache, then
-# runs each once under GNU time: the floor (read + decode to TCP, nothing
+# runs each under GNU time: the floor (read + decode to TCP, nothing
 # else), `why502 flows --format jsonl`, `why502 analyze --format json` and,
 # when installed, `tshark -r CAPTURE -Y 'http.response.code >= 500'`. Prints
 # per command: wall and CPU time, MB/s, packets/s, peak RSS, the ratio to the
@@ -23,11 +28,16 @@
 set -euo pipefail
 usage() { awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 2; }
 rowfile=
-if [ "${1:-}" = --row ]; then
-	[ $# -ge 2 ] || usage
-	rowfile=$2
+runs=3
+while [ $# -ge 2 ]; do
+	case $1 in
+	--row) rowfile=$2 ;;
+	--runs) runs=$2 ;;
+	*) break ;;
+	esac
 	shift 2
-fi
+done
+[[ $runs =~ ^[1-9][0-9]*$ ]] || usage
 { [ $# -ge 1 ] && [ $# -le 2 ]; } || usage
 cap=$1
 log=${2:-}
@@ -47,19 +57,30 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(awk '/^
 echo "tools: $(go version | awk '{print $3}'), $(command -v tshark >/dev/null && tshark -v 2>/dev/null | head -1 | awk '{print "tshark " $3}' || echo 'no tshark'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # measure NAME CMD...: runs CMD, stdout to $work/NAME.out; $work/NAME.time
-# holds wall seconds, peak RSS in KB and user+system CPU seconds.
+# gets a line of wall seconds, peak RSS in KB and user CPU and system CPU
+# seconds.
 measure() {
 	local name=$1
 	shift
-	if ! /usr/bin/time -f "%e %M %U %S" -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
+	if ! /usr/bin/time -a -f "%e %M %U %S" -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
 		echo "compare: $name failed:" >&2
 		tail -5 "$work/$name.err" >&2
 		exit 1
 	fi
 }
-measure floor "$work/floor" "$cap"
-measure flows "$work/why502" flows --format jsonl "$cap"
-measure analyze "$work/why502" analyze --format json "$cap"
+for ((i = 0; i < runs; i++)); do
+	measure floor "$work/floor" "$cap"
+	measure flows "$work/why502" flows --format jsonl "$cap"
+	measure analyze "$work/why502" analyze --format json "$cap"
+done
+# best NAME: keep the fastest run's line, with the largest peak RSS.
+best() {
+	sort -n "$work/$1.time" | awk 'NR == 1 { l = $0 } $2 > m { m = $2 } END { split(l, f, " "); print f[1], m, f[3], f[4] }' >"$work/$1.best"
+	mv "$work/$1.best" "$work/$1.time"
+}
+best floor
+best flows
+best analyze
 have_tshark=0
 if command -v tshark >/dev/null; then
 	have_tshark=1
@@ -86,7 +107,7 @@ row floor
 row flows
 row analyze
 [ $have_tshark = 1 ] && row tshark
-echo "(of floor: the floor's time / this time; vs tshark: tshark's time / this time, how many times faster)"
+echo "(fastest of $runs runs for floor, flows and analyze, peak RSS the largest; of floor: the floor's time / this time; vs tshark: tshark's time / this time, how many times faster)"
 
 found=$(sed -n 's/.*"responses_5xx": *\([0-9]*\).*/\1/p' "$work/analyze.out")
 echo "why502 analyze: $found 5xx sent by the proxy"
