@@ -90,7 +90,11 @@ func (s *Split) apply(b *httpmatch.EventBatch, ev *httpmatch.Event) {
 		s.col.update(ev.Conn)
 	case httpmatch.EventData:
 		if !ev.Turned {
-			s.col.clock(ev.At.Time) // no request to count: spare its lookup
+			// No request to count: spare its lookup. A Data event that
+			// Advances does so to its own time: Advance takes it.
+			if _, ok := ev.Advances(); !ok {
+				s.col.clock(ev.At.Time)
+			}
 			break
 		}
 		s.col.data(ev.ID, ev.Server, int(ev.Turns), ev.At.Time)

@@ -286,7 +286,9 @@ func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
 			*cs.live = *ev.Conn // the analyzer's own copy (start)
 		}
 	case EventData:
-		a.clock(ev.At.Time)
+		if !ev.advance {
+			a.clock(ev.At.Time) // else Advance takes the same time
+		}
 		if !ev.fresh && !ev.tls {
 			return // its state is made; nothing to take but the time
 		}
