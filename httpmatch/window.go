@@ -211,6 +211,12 @@ var (
 
 // nanos is t in Unix nanoseconds, clamped to the int64 range.
 func nanos(t time.Time) int64 {
+	// Capture times are nearly always well inside the range: one
+	// comparison of seconds instead of two of times (pprof: nanos was
+	// 1 % of analyze, four calls per exchange).
+	if s := t.Unix(); s > -9e9 && s < 9e9 {
+		return t.UnixNano()
+	}
 	if t.Before(minNanos) {
 		return math.MinInt64
 	}
