@@ -90,14 +90,16 @@ type EventBatch struct {
 }
 
 // Reset empties b for reuse.
+//
+// The Events' Conn point into the batch's own conns, and the exchanges'
+// strings are their parsers' (small, shared with the connection's next
+// exchanges): neither is cleared, only overwritten when the batch is
+// filled again (pprof: clearing them was 5 % of the matching goroutine).
+// The copies' Gaps, their own, are released.
 func (b *EventBatch) Reset() {
-	for i := range b.Events {
-		b.Events[i].Conn = nil // drop the connection copies
-	}
 	b.Events = b.Events[:0]
-	clear(b.conns) // their Gaps
+	clear(b.conns)
 	b.conns = b.conns[:0]
-	clear(b.exs) // and the exchanges' strings
 	b.exs = b.exs[:0]
 	b.gaps = b.gaps[:0]
 	clear(b.clients)
