@@ -55,11 +55,10 @@ func keepExchange(e *Exchange) keptExchange {
 	return k
 }
 
-// newExchange makes the record of a finished exchange, in the parser's
-// goroutine (Front): all of it that does not depend on other connections
-// (the exchange copied and converted here rather than in the matching
-// goroutine took a sixth of that one's time, pprof). lastEnd is the end
-// of the connection's previous exchange, for idle times, and is updated.
+// newExchange makes the record of a finished exchange (Apply, in the
+// matching goroutine): all of it that does not depend on other
+// connections. lastEnd is the end of the connection's previous exchange,
+// for idle times, and is updated.
 // It returns nil for a response without its request below 500: nothing
 // to match it with, nothing to report.
 func newExchange(e *Exchange, lastEnd *time.Time) *exchangeRecord {
