@@ -415,7 +415,7 @@ func (a *Analyzer) Advance(t time.Time) {
 	a.clock(t)
 	// Once per packet: in nanoseconds, not time.Time (pprof).
 	due := subNs(a.nowNs, int64(a.opts.Hold))
-	for a.queue.len() > 0 && a.queue.recs[a.queue.head].ns <= due {
+	for a.queue.len() > 0 && a.queue.nextNs() <= due {
 		a.decide(a.queue.pop())
 	}
 	a.prune()

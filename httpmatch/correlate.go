@@ -194,6 +194,13 @@ func (a *Analyzer) claimedBy(f *record, c *attemptCand) bool {
 	return false
 }
 
+// mayClaim reports whether r may still be one of front exchange f's
+// attempts: not taken by another request, not decided as a front itself,
+// not dead, and on another connection.
+func (f *record) mayClaim(r *record) bool {
+	return !r.used && !r.front && !r.dead && r.conn != f.conn
+}
+
 func fileOf(r *record) string {
 	if r.ex != nil {
 		return r.ex.Request.Start.File
@@ -207,15 +214,17 @@ func fileOf(r *record) string {
 func (a *Analyzer) candidates(f *record, tol time.Duration) []attemptCand {
 	file := f.ex.Response.Start.File
 	cands := a.cands[:0]
-	lo := nanos(f.ex.Request.Start.Time.Add(-tol))
-	hi := nanos(f.ex.Response.Start.Time.Add(tol))
+	// The window widened by tol: what is searched, and what attempts
+	// from another file must start in.
+	wideLo := nanos(f.ex.Request.Start.Time.Add(-tol))
+	wideHi := nanos(f.ex.Response.Start.Time.Add(tol))
 	consider := func(r *record) {
-		if r.used || r.front || r.dead || r.conn == f.conn {
+		if !f.mayClaim(r) {
 			return
 		}
 		lo, hi := f.startNs, f.ex.respNs
 		if tol != 0 && fileOf(r) != file {
-			lo, hi = nanos(f.ex.Request.Start.Time.Add(-tol)), nanos(f.ex.Response.Start.Time.Add(tol))
+			lo, hi = wideLo, wideHi
 		}
 		if r.startNs < lo || r.startNs >= hi {
 			return
@@ -238,11 +247,11 @@ func (a *Analyzer) candidates(f *record, tol time.Duration) []attemptCand {
 		cands = append(cands, attemptCand{r: r, outcome: oc, at: at, atNs: atNs})
 	}
 	if l := a.listOf(f.conn, reqKey{f.ex.Request.Method, f.ex.Request.URI}); l != nil {
-		for _, e := range byStartNs(l.recs, lo, hi) {
+		for _, e := range byStartNs(l.recs, wideLo, wideHi) {
 			consider(e.r)
 		}
 	}
-	for _, e := range byStartNs(a.failed, lo, hi) {
+	for _, e := range byStartNs(a.failed, wideLo, wideHi) {
 		consider(e.r)
 	}
 	a.cands = cands
@@ -280,9 +289,9 @@ func outcomeOf(r *record) (Cause, time.Time) {
 	case resp.Flags&(Invalid|BadFraming|TooLarge|BadHeader) != 0:
 		return InvalidResponse, resp.Start.Time
 	case resp.Status >= 500:
-		return BackendStatus, keptHeaderTime(resp)
+		return BackendStatus, resp.HeaderTime
 	case resp.Status > 0 && resp.Flags&Partial == 0:
-		return OutcomeOK, keptHeaderTime(resp)
+		return OutcomeOK, resp.HeaderTime
 	}
 	if c == nil {
 		return Unknown, time.Time{}
@@ -301,14 +310,8 @@ func outcomeOf(r *record) (Cause, time.Time) {
 	return UpstreamClosed, td.At.Time
 }
 
-// keptHeaderTime is headerTime for a kept response.
-func keptHeaderTime(m *keptResponse) time.Time {
-	if !m.HeaderEnd.Time.IsZero() {
-		return m.HeaderEnd.Time
-	}
-	return m.Start.Time
-}
-
+// headerTime is when a response's header was complete, its start when
+// that is unknown.
 func headerTime(m *Response) time.Time {
 	if !m.HeaderEnd.Time.IsZero() {
 		return m.HeaderEnd.Time

@@ -15,7 +15,7 @@ package httpmatch
 // and reports whether it did.
 func (a *Analyzer) fastLane(f *record) bool {
 	u := f.inner
-	if a.noFastLane || u == nil || u.used || u.dead || u.front || u.conn == f.conn || !answeredOK(u) ||
+	if a.noFastLane || u == nil || !f.mayClaim(u) || !answeredOK(u) ||
 		u.ex.status != f.ex.status || u.startNs < f.startNs || u.startNs >= f.ex.respNs ||
 		!a.roles.isUpstreamConn(u.conn, f.conn) {
 		return false
@@ -25,13 +25,13 @@ func (a *Analyzer) fastLane(f *record) bool {
 	lo, hi := subNs(f.startNs, int64(slack)), subNs(f.ex.respNs, -int64(slack))
 	if l := a.listOf(f.conn, reqKey{f.ex.Request.Method, f.ex.Request.URI}); l != nil {
 		for _, e := range byStartNs(l.fails, lo, hi) {
-			if r := e.r; !r.used && !r.front && !r.dead && r.conn != f.conn {
+			if f.mayClaim(e.r) {
 				return false
 			}
 		}
 	}
 	for _, e := range byStartNs(a.failed, lo, hi) {
-		if r := e.r; !r.used && !r.front && !r.dead && r.conn != f.conn {
+		if r := e.r; f.mayClaim(r) {
 			if _, at := outcomeOf(r); !at.IsZero() {
 				return false
 			}

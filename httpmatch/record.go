@@ -40,7 +40,7 @@ type keptRequest struct {
 
 type keptResponse struct {
 	Start                   flows.FrameRef
-	HeaderEnd               struct{ Time time.Time } // the time of Response.HeaderEnd
+	HeaderTime              time.Time // headerTime of the response
 	Status                  int
 	Flags                   Flags
 	Reason, Server, Preview string
@@ -51,7 +51,7 @@ func keepExchange(e *Exchange) keptExchange {
 	q, r := &e.Request, &e.Response
 	k.Request = keptRequest{Start: q.Start, Method: q.Method, URI: q.URI, Host: q.Host, Flags: q.Flags}
 	k.Response = keptResponse{Start: r.Start, Status: r.Status, Flags: r.Flags, Reason: r.Reason, Server: r.Server, Preview: r.Preview}
-	k.Response.HeaderEnd.Time = r.HeaderEnd.Time
+	k.Response.HeaderTime = headerTime(r)
 	return k
 }
 
@@ -73,7 +73,7 @@ func newExchange(e *Exchange, lastEnd *time.Time) *exchangeRecord {
 	if resp.Status != 0 {
 		x.kept.status = resp.Status
 		x.kept.respNs = nanos(resp.Start.Time)
-		x.kept.hdrNs = nanos(headerTime(resp))
+		x.kept.hdrNs = nanos(x.kept.Response.HeaderTime)
 	}
 	if missing {
 		r.orphan, r.startNs = true, x.kept.respNs
@@ -96,13 +96,7 @@ func newExchange(e *Exchange, lastEnd *time.Time) *exchangeRecord {
 // newAttempt makes the record of cs's connect attempt, its SYN at first.
 func (a *Analyzer) newAttempt(cs *connState, first time.Time) *record {
 	cs.first = first
-	r := a.record(cs, first)
-	return &r
-}
-
-// record makes the record of a connect attempt (newAttempt).
-func (a *Analyzer) record(cs *connState, start time.Time) record {
-	return record{conn: cs, startNs: nanos(start), addedNs: a.nowNs}
+	return &record{conn: cs, startNs: nanos(first), addedNs: a.nowNs}
 }
 
 // startTime is the time of the request (or SYN): startNs as the capture

@@ -196,8 +196,9 @@ func (f *Front) Update(c *flows.Conn) {
 	f.add(Event{Kind: EventUpdate, ID: c.ID, Conn: f.snapshot(c)})
 }
 
-// conn returns c's state, its parser made on first use as Analyzer.state
-// does (at the connection's first Data or Gap); fresh says it was.
+// conn returns c's state, its parser made on first use (at the
+// connection's first Data or Gap, when Apply makes the Analyzer's state:
+// splitState); fresh says it was.
 func (f *Front) conn(c *flows.Conn) (fc *frontConn, fresh bool) {
 	fc = f.conns[c.ID]
 	if fc == nil {
@@ -316,7 +317,9 @@ func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
 	}
 }
 
-// splitState is Analyzer.state for Apply: the parser is Front's.
+// splitState returns the Analyzer's state of the connection of a Data or
+// Gap event, made at its first (when Start did not make it); its parser
+// is Front's.
 func (a *Analyzer) splitState(b *EventBatch, ev *Event) *connState {
 	cs := a.conns[ev.ID]
 	if cs == nil {

@@ -49,7 +49,9 @@ func (q *pendingQueue) push(r *record) {
 	}
 }
 
-func (q *pendingQueue) peek() *record { return q.recs[q.head].r }
+// nextNs is the heapNs of the next record to decide; the queue is not
+// empty. Read from the queue, not the record: once per packet (Advance).
+func (q *pendingQueue) nextNs() int64 { return q.recs[q.head].ns }
 
 func (q *pendingQueue) pop() *record {
 	r := q.recs[q.head].r
@@ -138,16 +140,10 @@ func searchTimeFromEnd(l []timed, t int64) int {
 // searchTimeAfter returns the first index of l (in time order) whose time
 // is after t, len(l) if none.
 func searchTimeAfter(l []timed, t int64) int {
-	i, j := 0, len(l)
-	for i < j {
-		h := int(uint(i+j) >> 1)
-		if l[h].ns <= t {
-			i = h + 1
-		} else {
-			j = h
-		}
+	if t == math.MaxInt64 {
+		return len(l)
 	}
-	return i
+	return searchTime(l, t+1)
 }
 
 // exIndex is a record's exchange index, -1 for a connect attempt.
