@@ -34,6 +34,14 @@ func (c *Collector) countTurns(fc *flows.Conn, t time.Time) {
 	c.countTurnsOf(fc.ID, fc.Server, fc.Turns, t)
 }
 
+// countTurnsOf is countTurns from a connection's counts (a Data event's).
+func (c *Collector) countTurnsOf(id uint64, server netip.AddrPort, turns int, t time.Time) {
+	if n := turns - c.turns[id]; n > 0 {
+		c.turns[id] = turns
+		c.bucket(unmap(server), t).Requests += n
+	}
+}
+
 // Advance moves capture time to t: connect attempts whose outcome is now
 // known are taken, and outcomes older than Options.Reorder are used.
 func (c *Collector) Advance(t time.Time) {

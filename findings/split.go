@@ -1,7 +1,6 @@
 package findings
 
 import (
-	"net/netip"
 	"time"
 
 	"why502/flows"
@@ -104,13 +103,5 @@ func (s *Split) apply(b *httpmatch.EventBatch, ev *httpmatch.Event) {
 	if t, ok := ev.Advances(); ok {
 		s.an.Advance(t)
 		s.col.Advance(t)
-	}
-}
-
-// countTurnsOf is countTurns from a connection's counts (a Data event's).
-func (c *Collector) countTurnsOf(id uint64, server netip.AddrPort, turns int, t time.Time) {
-	if n := turns - c.turns[id]; n > 0 {
-		c.turns[id] = turns
-		c.bucket(unmap(server), t).Requests += n
 	}
 }
