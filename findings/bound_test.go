@@ -77,8 +77,8 @@ func TestBoundScan(t *testing.T) {
 	if len(c.servers) != maxServers || len(c.timeline) > maxServers {
 		t.Errorf("servers kept: want %d (timelines at most that), got %d (%d timelines)", maxServers, len(c.servers), len(c.timeline))
 	}
-	if c.untracked < servers-maxServers {
-		t.Errorf("untracked: want at least %d, got %d", servers-maxServers, c.untracked)
+	if c.untracked != servers-maxServers {
+		t.Errorf("untracked: want %d (one connection each), got %d", servers-maxServers, c.untracked)
 	}
 	var cov string
 	for _, f := range fs {

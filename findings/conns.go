@@ -134,6 +134,9 @@ func (c *Collector) Conn(fc *flows.Conn) {
 		c.push(&a) // a Tracker that did not call Start
 	}
 	s := c.server(fc.Server)
+	if s == &c.overflow {
+		c.untracked++
+	}
 	s.conns++
 	if fc.Turns > 1 {
 		s.maxReuseIdle = max(s.maxReuseIdle, fc.MaxIdle)

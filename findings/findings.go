@@ -123,8 +123,8 @@ type Collector struct {
 	binSecs  int64
 
 	// Beyond maxServers distinct servers (bound.go) the rest share these,
-	// never reported; untracked counts the connections and outcomes that
-	// went to them.
+	// never reported; untracked counts the connections that went to them
+	// (Conn), as capture_coverage reports it.
 	overflow       server
 	overflowBucket Bucket
 	untracked      int64
@@ -166,7 +166,6 @@ func (c *Collector) server(ap netip.AddrPort) *server {
 	s := c.servers[ap]
 	if s == nil {
 		if len(c.servers) >= maxServers {
-			c.untracked++
 			return &c.overflow
 		}
 		s = &server{addr: ap}
