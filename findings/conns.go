@@ -27,14 +27,10 @@ func (c *Collector) data(id uint64, server netip.AddrPort, turns int, t time.Tim
 	c.countTurnsOf(id, server, turns, t)
 }
 
-// countTurns counts the requests (client turns) fc carried since the last
-// look. The tracker counts a turn after delivering its first bytes, so a
-// request is seen at the next chunk either way, or at Done.
-func (c *Collector) countTurns(fc *flows.Conn, t time.Time) {
-	c.countTurnsOf(fc.ID, fc.Server, fc.Turns, t)
-}
-
-// countTurnsOf is countTurns from a connection's counts (a Data event's).
+// countTurnsOf counts the requests (client turns) connection id to server
+// carried since the last look, turns in all. The tracker counts a turn
+// after delivering its first bytes, so a request is seen at the next chunk
+// either way, or at Done.
 func (c *Collector) countTurnsOf(id uint64, server netip.AddrPort, turns int, t time.Time) {
 	if n := turns - c.turns[id]; n > 0 {
 		c.turns[id] = turns
@@ -121,7 +117,7 @@ func (c *Collector) push(a *attempt) {
 // Conn takes a finished connection (flows.Handler.Done).
 func (c *Collector) Conn(fc *flows.Conn) {
 	c.clock(fc.Last)
-	c.countTurns(fc, fc.Last)
+	c.countTurnsOf(fc.ID, fc.Server, fc.Turns, fc.Last)
 	delete(c.turns, fc.ID)
 	if p := c.pending[fc.ID]; p != nil {
 		delete(c.pending, fc.ID)

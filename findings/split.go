@@ -88,15 +88,11 @@ func (s *Split) apply(b *httpmatch.EventBatch, ev *httpmatch.Event) {
 	case httpmatch.EventUpdate:
 		s.col.update(ev.Conn)
 	case httpmatch.EventData:
-		if !ev.Turned {
-			// No request to count: spare its lookup. A Data event that
-			// Advances does so to its own time: Advance takes it.
-			if _, ok := ev.Advances(); !ok {
-				s.col.clock(ev.At.Time)
-			}
-			break
+		if ev.Turned {
+			s.col.data(ev.ID, ev.Server, int(ev.Turns), ev.At.Time)
+		} else {
+			s.col.clock(ev.At.Time) // no request to count: spare its lookup
 		}
-		s.col.data(ev.ID, ev.Server, int(ev.Turns), ev.At.Time)
 	case httpmatch.EventDone:
 		s.col.Conn(ev.Conn)
 	}

@@ -1,8 +1,6 @@
 package flows_test
 
 import (
-	"errors"
-	"io"
 	"net/netip"
 	"os"
 	"runtime"
@@ -102,12 +100,11 @@ func readCapture(b *testing.B, file string) ([]capture.Packet, int64) {
 	defer r.Close()
 	var pkts []capture.Packet
 	var slab []byte
-	for p, err := r.Next(); !errors.Is(err, io.EOF); p, err = r.Next() {
-		if err != nil {
-			b.Fatal(err)
-		}
+	if err := r.Each(func(p *capture.Packet) {
 		pkts = append(pkts, *p)
 		slab = append(slab, p.Payload...)
+	}); err != nil {
+		b.Fatal(err)
 	}
 	var off int64
 	for i := range pkts {

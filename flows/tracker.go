@@ -106,9 +106,10 @@ func (t *Tracker) Add(p *capture.Packet) {
 	if isNew && t.starter != nil {
 		t.starter.Start(&c.Conn)
 	}
-	// A FIN or RST seen sets Closed as it sets Teardown.Kind; Closed is
-	// in a cache line this path touches anyway.
-	if !isNew && t.updater != nil && (pre == Unanswered || pre == Refused || c.Handshake != pre || c.Closed != [2]CloseKind{}) {
+	// The handshake changes only from Unanswered, and a refusal (an RST)
+	// sets Closed, as any FIN or RST seen does, with Teardown.Kind;
+	// Closed is in a cache line this path touches anyway.
+	if !isNew && t.updater != nil && (pre == Unanswered || c.Closed != [2]CloseKind{}) {
 		t.updater.Update(&c.Conn)
 	}
 	if !c.closed && (c.half[0].rst || c.half[1].rst || (c.half[0].fin && c.half[1].fin)) {
