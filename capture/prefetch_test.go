@@ -28,20 +28,14 @@ func TestPrefetchSameAsDirect(t *testing.T) {
 	}
 	loopback := file("loopback/capture.pcap")
 	whole, _ := io.ReadAll(loopback.R)
-	// Many batches, some with large payloads (a batch also ends on bytes).
-	var recs []capturetest.Record
-	for i := range 5000 {
-		sg := seg(capture.TCPFlags(0x18), i%7*300)
-		sg.Seq = uint32(1000 + i)
-		recs = append(recs, rec(i, capturetest.Frame(layers.LinkTypeEthernet, sg)))
-	}
+	many := manyPackets(5000)
 	for _, tc := range []struct {
 		name string
 		srcs func() []capture.Source
 	}{
 		{"one pcap", func() []capture.Source { return []capture.Source{src("loopback.pcap", whole)} }},
 		{"many batches", func() []capture.Source {
-			return []capture.Source{src("many.pcap", capturetest.Pcap(layers.LinkTypeEthernet, recs...))}
+			return []capture.Source{src("many.pcap", many)}
 		}},
 		{"pcapng gzip", func() []capture.Source { return []capture.Source{file("pcapng-gz/capture.pcapng.gz")} }},
 		{"two files merged", func() []capture.Source {
@@ -73,12 +67,27 @@ func TestPrefetchSameAsDirect(t *testing.T) {
 	}
 }
 
+// manyPackets is a pcap of n packets, payloads of 0 to 3600 bytes: more
+// than a batch of packets, and batches that end on their bytes.
+func manyPackets(n int) []byte {
+	var recs []capturetest.Record
+	for i := range n {
+		sg := seg(capture.TCPFlags(0x18), i%7*600)
+		sg.Seq = uint32(1000 + i)
+		recs = append(recs, rec(i, capturetest.Frame(layers.LinkTypeEthernet, sg)))
+	}
+	return capturetest.Pcap(layers.LinkTypeEthernet, recs...)
+}
+
 // TestPrefetchCloseEarly: closing before the end stops the reading
-// goroutine (no leak), whether it is blocked or reading.
+// goroutine (no leak), whether it is blocked or reading. The capture
+// holds more batches than are in flight, so after one packet the reading
+// goroutine waits for a free batch: only Close can end it.
 func TestPrefetchCloseEarly(t *testing.T) {
+	many := manyPackets(20000)
 	before := runtime.NumGoroutine()
 	for range 20 {
-		r, err := capture.Open([]string{"../samples/crash/capture.pcap"}, capture.Options{Prefetch: true})
+		r, err := capture.NewReader([]capture.Source{src("many.pcap", many)}, capture.Options{Prefetch: true})
 		if err != nil {
 			t.Fatal(err)
 		}
