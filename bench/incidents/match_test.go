@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -111,14 +112,27 @@ func keys(es []entry) string {
 
 // TestRun reads the hand-written testdata: six 5xx on each side, five of
 // which agree; the sixth is on client port 40990 in the log and 40991 in the
-// JSON, so the counts are equal and the sets are not.
+// JSON, so the counts are equal and the sets are not. And a set that
+// agrees: samples/loopback's access log and the analyze JSON of its
+// capture (report's golden file).
 func TestRun(t *testing.T) {
 	tests := []struct {
 		name      string
+		log, json string
 		tolerance time.Duration
 		same      bool
 		want      []string
 	}{
+		{
+			name:      "the loopback sample",
+			log:       "../../samples/loopback/access.log",
+			json:      "../../report/testdata/analyze-loopback.json.golden",
+			tolerance: 100 * time.Millisecond,
+			same:      true,
+			want: []string{
+				"incident set: EQUAL: matched 13 of 13 5xx in the access log (21 lines); missing 0, extra 0 (why502: 13 incidents)",
+			},
+		},
 		{
 			name:      "default tolerance",
 			tolerance: 100 * time.Millisecond,
@@ -140,7 +154,8 @@ func TestRun(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder
-			same, err := run(&out, "testdata/access.log", "testdata/analyze.json", tc.tolerance, 10)
+			log, json := cmp.Or(tc.log, "testdata/access.log"), cmp.Or(tc.json, "testdata/analyze.json")
+			same, err := run(&out, log, json, tc.tolerance, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
