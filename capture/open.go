@@ -277,7 +277,7 @@ func (r *Reader) next() (*Packet, error) {
 // ahead; all of them once Next returned io.EOF or an error.
 func (r *Reader) Warnings() []Warning {
 	if r.pre != nil {
-		return r.pre.warnings
+		return r.pre.cur.warnings
 	}
 	return r.warnings
 }
@@ -285,7 +285,7 @@ func (r *Reader) Warnings() []Warning {
 // Stats returns the counts so far (see Warnings for Options.Prefetch).
 func (r *Reader) Stats() Stats {
 	if r.pre != nil {
-		return r.pre.stats
+		return r.pre.cur.stats
 	}
 	return r.stats
 }

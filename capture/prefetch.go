@@ -30,11 +30,11 @@ type prefetch struct {
 	full, free chan *batch
 	done       chan struct{} // closed by stop
 	wg         sync.WaitGroup
-	cur        *batch
-	i          int
-	stats      Stats
-	warnings   []Warning
-	stopped    bool
+	// cur is the batch being read from, set by the first next; its
+	// stats and warnings are the reader's as of its last packet.
+	cur     *batch
+	i       int
+	stopped bool
 }
 
 // start runs r's reading in a goroutine of its own.
@@ -98,7 +98,6 @@ func (p *prefetch) next() (*Packet, error) {
 			p.free <- p.cur
 		}
 		p.cur, p.i = <-p.full, 0
-		p.stats, p.warnings = p.cur.stats, p.cur.warnings
 	}
 	p.i++
 	return &p.cur.pkts[p.i-1], nil
