@@ -64,12 +64,15 @@ func run(w io.Writer, logName, jsonName string, tol time.Duration, list int) (bo
 	}
 	r := match(logged, found, tol)
 	report(w, r, lines, len(logged), len(found), tol, list)
-	return len(r.missing) == 0 && len(r.extra) == 0, nil
+	return r.same(), nil
 }
+
+// same reports whether the two sets agree: nothing missing, nothing extra.
+func (r result) same() bool { return len(r.missing) == 0 && len(r.extra) == 0 }
 
 func report(w io.Writer, r result, lines, logged, found int, tol time.Duration, list int) {
 	verdict := "EQUAL"
-	if len(r.missing) > 0 || len(r.extra) > 0 {
+	if !r.same() {
 		verdict = "DIFFERENT"
 	}
 	fmt.Fprintf(w, "incident set: %s: matched %d of %d 5xx in the access log (%d lines); missing %d, extra %d (why502: %d incidents)\n",

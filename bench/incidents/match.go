@@ -100,7 +100,6 @@ func match(logged, found []entry, tol time.Duration) result {
 		return m
 	}
 	logs, incs := byKey(logged), byKey(found)
-	first := true
 	for k, ls := range logs {
 		is := incs[k]
 		i, j := 0, 0
@@ -114,13 +113,12 @@ func match(logged, found []entry, tol time.Duration) result {
 				r.missing = append(r.missing, ls[i])
 				i++
 			default:
-				if first || d < r.minOffset {
+				if r.matched == 0 || d < r.minOffset {
 					r.minOffset = d
 				}
-				if first || d > r.maxOffset {
+				if r.matched == 0 || d > r.maxOffset {
 					r.maxOffset = d
 				}
-				first = false
 				r.matched++
 				i++
 				j++
