@@ -10,9 +10,9 @@ import "sync"
 // changes.
 
 const (
-	prefetchBatches = 4       // batches in flight: filled, queued, in use
-	batchPackets    = 1024    // packets per batch
-	batchBytes      = 1 << 20 // payload bytes per batch, roughly
+	prefetchBatches = 4         // batches in flight: filled, queued, in use
+	batchPackets    = 1024      // packets per batch
+	batchBytes      = 256 << 10 // payload bytes per batch, roughly
 )
 
 // batch is packets read ahead, their payloads copied into arena (the
