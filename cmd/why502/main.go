@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"why502/internal/gcbudget"
 )
 
 // Exit codes, documented in the README.
@@ -31,6 +33,10 @@ Run "why502 COMMAND --help" for a command's flags.
 `
 
 func main() {
+	// The collector paces against a memory budget (GOGC or GOMEMLIMIT
+	// set in the environment win): set here, not in run, as it is the
+	// process's.
+	gcbudget.Set(gcbudget.Default)
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -1,0 +1,71 @@
+// Package gcbudget paces Go's garbage collector against a memory budget
+// instead of the heap's growth: why502's live heap is the few seconds of
+// exchanges waiting for their decision, small next to what it allocates,
+// so the default pacing (a collection each time the heap doubles) runs the
+// collector several times a second for nothing. Under the budget the
+// collector runs only when the heap nears it; should the live heap ever
+// reach half the budget (a flood of connections), the default pacing comes
+// back for the rest of the process, so that the collector never runs
+// back to back against a budget the live data fills.
+package gcbudget
+
+import (
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+)
+
+// Default is the budget why502 runs with: the heap, the runtime's own
+// memory and what was freed but not yet returned to the system.
+const Default = 100 << 20
+
+// liveMetric is the heap the last collection found reachable.
+const liveMetric = "/gc/heap/live:bytes"
+
+// Set paces the collector against budget bytes (runtime/debug's memory
+// limit, with the proportional pacing off) and reports whether it did. It
+// does nothing when GOGC or GOMEMLIMIT is set in the environment: the
+// user's setting wins. After each collection, if the live heap is half
+// the budget or more, the default pacing (GOGC=100, no limit) is restored
+// for good. Call it once, from main: the collector's settings belong to
+// the process.
+func Set(budget int64) bool {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" || budget <= 0 {
+		return false
+	}
+	debug.SetMemoryLimit(budget)
+	debug.SetGCPercent(-1)
+	watch(budget / 2)
+	return true
+}
+
+// watch checks the live heap after each collection, until it reaches
+// most: a finalizer runs once per collection that finds its object
+// unreachable, and arms the next.
+func watch(most int64) {
+	s := new(sentinel)
+	runtime.SetFinalizer(s, func(*sentinel) {
+		if live() < most {
+			watch(most)
+			return
+		}
+		debug.SetGCPercent(100)
+		debug.SetMemoryLimit(math.MaxInt64)
+	})
+}
+
+// sentinel is an object for watch's finalizer: not zero-sized (those may
+// share an address and never be collected).
+type sentinel struct{ _ int64 }
+
+// live returns the live heap found by the last collection.
+func live() int64 {
+	s := []metrics.Sample{{Name: liveMetric}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64())
+}
