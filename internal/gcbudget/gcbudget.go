@@ -56,9 +56,10 @@ func watch(most int64) {
 	})
 }
 
-// sentinel is an object for watch's finalizer: not zero-sized (those may
-// share an address and never be collected).
-type sentinel struct{ _ int64 }
+// sentinel is an object for watch's finalizer. It holds a pointer so that
+// it has a block of its own: a small object without pointers may share a
+// tiny-allocator block with live ones, and its finalizer then never runs.
+type sentinel struct{ _ *sentinel }
 
 // live returns the live heap found by the last collection.
 func live() int64 {

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// pinned keeps a small object on the heap during a row of TestSet.
+var pinned *int32
+
 // settings returns the collector's percent and memory limit, unchanged.
 func settings() (percent int, limit int64) {
 	percent = debug.SetGCPercent(-1)
@@ -58,6 +61,10 @@ func TestSet(t *testing.T) {
 			debug.SetMemoryLimit(math.MaxInt64)
 			t.Setenv("GOGC", tc.env["GOGC"])
 			t.Setenv("GOMEMLIMIT", tc.env["GOMEMLIMIT"])
+			// A small object allocated just before, kept live: the
+			// watch's own object must not share its block (a tiny one
+			// would, and its finalizer would never run).
+			pinned = new(int32)
 			if got := Set(tc.budget); got != tc.wantSet {
 				t.Fatalf("Set(%d)\n- want: %v\n-  got: %v", tc.budget, tc.wantSet, got)
 			}
@@ -86,6 +93,7 @@ func TestSet(t *testing.T) {
 				t.Errorf("default pacing\n- want: 100, no limit\n-  got: %d, %d", p, l)
 			}
 			runtime.KeepAlive(keep)
+			pinned = nil
 			// Stop this row's watch before the next row: its finalizer
 			// may still be armed.
 			debug.SetMemoryLimit(math.MaxInt64)
