@@ -46,13 +46,17 @@ type keptResponse struct {
 	Reason, Server, Preview string
 }
 
-func keepExchange(e *Exchange) keptExchange {
-	k := keptExchange{Index: e.Index}
+// keep fills k from e, in place: k is in a new record on the heap, and
+// building the keptExchange aside and copying it in was a third of
+// newExchange (pprof).
+func (k *keptExchange) keep(e *Exchange) {
 	q, r := &e.Request, &e.Response
-	k.Request = keptRequest{Start: q.Start, Method: q.Method, URI: q.URI, Host: q.Host, Flags: q.Flags}
-	k.Response = keptResponse{Start: r.Start, Status: r.Status, Flags: r.Flags, Reason: r.Reason, Server: r.Server, Preview: r.Preview}
-	k.Response.HeaderTime = headerTime(r)
-	return k
+	k.Index = e.Index
+	k.Request.Start, k.Request.Method, k.Request.URI, k.Request.Host, k.Request.Flags = q.Start, q.Method, q.URI, q.Host, q.Flags
+	kr := &k.Response
+	kr.Start, kr.Status, kr.Flags = r.Start, r.Status, r.Flags
+	kr.Reason, kr.Server, kr.Preview = r.Reason, r.Server, r.Preview
+	kr.HeaderTime = headerTime(r)
 }
 
 // newExchange makes the record of a finished exchange (Apply, in the
@@ -67,7 +71,8 @@ func newExchange(e *Exchange, lastEnd *time.Time) *exchangeRecord {
 	if missing && resp.Status < 500 {
 		return nil
 	}
-	x := &exchangeRecord{kept: keepExchange(e)}
+	x := new(exchangeRecord)
+	x.kept.keep(e)
 	r := &x.record
 	r.ex = &x.kept
 	if resp.Status != 0 {
