@@ -22,7 +22,8 @@ type Pipeline struct {
 	split *Split
 }
 
-// PipelineOptions configure a Pipeline. Flows.WantData is always set.
+// PipelineOptions configure a Pipeline. Flows.WantData is always set;
+// Analyze.MaxAttempts is Flows.MaxConns unless set.
 type PipelineOptions struct {
 	Analyze  httpmatch.AnalyzeOptions
 	Flows    flows.Options
@@ -38,6 +39,11 @@ type PipelineOptions struct {
 // Collector has seen it.
 func NewPipeline(opts PipelineOptions, incident func(httpmatch.Incident)) *Pipeline {
 	p := &Pipeline{Collector: New(opts.Findings)}
+	if opts.Analyze.MaxAttempts == 0 {
+		// One knob: flows' MaxConns bounds the connect attempts kept
+		// for matching as it bounds the connections tracked.
+		opts.Analyze.MaxAttempts = opts.Flows.MaxConns
+	}
 	p.Analyzer = httpmatch.NewAnalyzer(opts.Analyze, func(in httpmatch.Incident) {
 		p.Collector.Incident(in)
 		if incident != nil {

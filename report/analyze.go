@@ -31,6 +31,17 @@ type AnalyzeSummary struct {
 	Timeline map[netip.AddrPort][]findings.TimelineRow
 }
 
+// NewAnalyzeSummary is what pl found, for a summary; call it after
+// pl.Flush. names are the files (or interfaces) read, cs and warnings
+// their reader's.
+func NewAnalyzeSummary(pl *findings.Pipeline, names []string, cs capture.Stats, warnings []capture.Warning) AnalyzeSummary {
+	return AnalyzeSummary{
+		Files: names, Capture: cs, Flows: pl.Tracker.Stats(), Analyze: pl.Analyzer.Stats(), Warnings: warnings,
+		Findings: pl.Findings(names, cs),
+		Timeline: pl.Collector.Timeline(),
+	}
+}
+
 // incidentJSON is the JSON contract for one incident (README: "why502 analyze").
 type incidentJSON struct {
 	Time        string         `json:"time"`

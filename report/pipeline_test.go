@@ -29,8 +29,5 @@ func analyzeSummary(t *testing.T, sink func(httpmatch.Incident) error, names ...
 		t.Fatal(err)
 	}
 	pl.Flush()
-	s := AnalyzeSummary{Files: names, Capture: r.Stats(), Flows: pl.Tracker.Stats(), Analyze: pl.Analyzer.Stats()}
-	s.Findings = pl.Findings(names, s.Capture)
-	s.Timeline = pl.Collector.Timeline()
-	return s
+	return NewAnalyzeSummary(pl, names, r.Stats(), nil)
 }

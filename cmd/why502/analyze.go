@@ -88,7 +88,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	readErr := pump(r, pl.Add, failed.Load, prog)
 	pl.Flush()
 	prog.finish()
-	sum := summary(pl, names, r.Stats(), r.Warnings())
+	sum := report.NewAnalyzeSummary(pl, names, r.Stats(), r.Warnings())
 	if sliceDir != "" {
 		if code := writeSlices(sliceDir, f, names, slicesWanted, sum.Findings, stderr); code != exitOK {
 			return code

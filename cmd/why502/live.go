@@ -193,7 +193,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	}
 	kstats, kerr := r.LiveStats()
 	sum := report.LiveSummary{
-		AnalyzeSummary: summary(lv.pl, f.ifaces, r.Stats(), r.Warnings()),
+		AnalyzeSummary: report.NewAnalyzeSummary(lv.pl, f.ifaces, r.Stats(), r.Warnings()),
 		Duration:       time.Since(start), Interfaces: kstats,
 	}
 	report.WriteWarnings(stderr, "why502", sum.Capture, sum.Warnings)

@@ -180,7 +180,7 @@ func replayLive(t *testing.T, files []string, out liveOutput) {
 	if lv.writeErr != nil {
 		t.Fatal(lv.writeErr)
 	}
-	if err := out.Close(report.LiveSummary{AnalyzeSummary: summary(lv.pl, files, r.Stats(), r.Warnings())}); err != nil {
+	if err := out.Close(report.LiveSummary{AnalyzeSummary: report.NewAnalyzeSummary(lv.pl, files, r.Stats(), r.Warnings())}); err != nil {
 		t.Fatal(err)
 	}
 }
