@@ -12,7 +12,7 @@ import (
 // counting costs nothing per packet.
 type progress struct {
 	read  atomic.Int64
-	total int64 // sum of the sizes of the inputs; 0 when one of them has no size (a pipe)
+	total int64 // sum of the sizes of the inputs; -1 when one of them has no size (a pipe, standard input)
 }
 
 // countingReader counts what r reads into n. Under a gzip reader it counts
@@ -29,8 +29,9 @@ func (c countingReader) Read(b []byte) (int, error) {
 }
 
 // source wraps r so that its reads are counted, and adds its size to the
-// total when it is a regular file; after a source without a known size the
-// total stays unknown.
+// total when sized and a regular file; after a source without a known
+// size the total stays unknown. Standard input is not sized even when it
+// is a regular file: it may have been read from before.
 func (p *progress) source(r io.Reader, sized bool) io.Reader {
 	if sized && p.total >= 0 {
 		if f, ok := r.(*os.File); ok {
