@@ -50,14 +50,16 @@ func (c *Collector) Advance(t time.Time) {
 		// timed out. Taking an answered attempt at its ConnectTimeout
 		// instead of at its answer gives the same event (the handshake's
 		// outcome does not change once decided), used at the same time.
-		for len(c.due) > 0 && c.now.Sub(c.due[0].syn) >= c.opts.ConnectTimeout {
+		// !syn.After(now - timeout) is now.Sub(syn) >= timeout, cheaper
+		// (pprof: Sub was a tenth of the Collector, once per packet).
+		for cut := c.now.Add(-c.opts.ConnectTimeout); len(c.due) > 0 && !c.due[0].syn.After(cut); {
 			d := heap.Pop(&c.due).(dueConn)
 			if a := c.pending[d.id]; a != nil {
 				c.resolve(a)
 			}
 		}
 	}
-	for len(c.events) > 0 && c.now.Sub(c.events[0].time) >= c.opts.Reorder {
+	for cut := c.now.Add(-c.opts.Reorder); len(c.events) > 0 && !c.events[0].time.After(cut); {
 		c.use(heap.Pop(&c.events).(*event))
 	}
 }
