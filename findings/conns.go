@@ -19,21 +19,19 @@ func (c *Collector) start(fc *flows.Conn) {
 	}
 }
 
-// data takes a chunk of payload of connection id to server, which has
-// carried turns requests so far (Tap: the tracker's connection; Split: a
-// Data event).
-func (c *Collector) data(id uint64, server netip.AddrPort, turns int, t time.Time) {
+// data takes a chunk of payload of a connection to server, which carried
+// n new requests (client turns) since its previous chunk (Tap and Split
+// count them per connection).
+func (c *Collector) data(server netip.AddrPort, n int, t time.Time) {
 	c.clock(t)
-	c.countTurnsOf(id, server, turns, t)
+	c.countRequests(server, n, t)
 }
 
-// countTurnsOf counts the requests (client turns) connection id to server
-// carried since the last look, turns in all. The tracker counts a turn
-// after delivering its first bytes, so a request is seen at the next chunk
-// either way, or at Done.
-func (c *Collector) countTurnsOf(id uint64, server netip.AddrPort, turns int, t time.Time) {
-	if n := turns - c.turns[id]; n > 0 {
-		c.turns[id] = turns
+// countRequests counts n requests to server at t. The tracker counts a
+// turn after delivering its first bytes, so a request is seen at the next
+// chunk either way, or at Done.
+func (c *Collector) countRequests(server netip.AddrPort, n int, t time.Time) {
+	if n > 0 {
 		c.bucket(unmap(server), t).Requests += n
 	}
 }
@@ -116,11 +114,11 @@ func (c *Collector) push(a *attempt) {
 	c.boundEvents()
 }
 
-// Conn takes a finished connection (flows.Handler.Done).
-func (c *Collector) Conn(fc *flows.Conn) {
+// Conn takes a finished connection (flows.Handler.Done) and the requests
+// (client turns) it carried that data did not count.
+func (c *Collector) Conn(fc *flows.Conn, requests int) {
 	c.clock(fc.Last)
-	c.countTurnsOf(fc.ID, fc.Server, fc.Turns, fc.Last)
-	delete(c.turns, fc.ID)
+	c.countRequests(fc.Server, requests, fc.Last)
 	if p := c.pending[fc.ID]; p != nil {
 		delete(c.pending, fc.ID)
 		a := attemptOf(fc)

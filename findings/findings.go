@@ -110,7 +110,6 @@ type Collector struct {
 	// every packet (quadratic under a SYN flood).
 	due    dueHeap
 	events eventHeap
-	turns  map[uint64]int // requests seen so far per live connection
 
 	retries  map[netip.AddrPort]*retryAgg
 	races    map[netip.AddrPort]*raceAgg
@@ -143,7 +142,6 @@ func New(opts Options) *Collector {
 		fronts:    map[netip.AddrPort]bool{},
 		pending:   map[uint64]*attempt{},
 		resolved:  map[uint64]bool{},
-		turns:     map[uint64]int{},
 		retries:   map[netip.AddrPort]*retryAgg{},
 		races:     map[netip.AddrPort]*raceAgg{},
 		timeline:  map[netip.AddrPort]map[int64]*Bucket{},

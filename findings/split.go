@@ -88,13 +88,13 @@ func (s *Split) apply(b *httpmatch.EventBatch, ev *httpmatch.Event) {
 	case httpmatch.EventUpdate:
 		s.col.update(ev.Conn)
 	case httpmatch.EventData:
-		if ev.Turned {
-			s.col.data(ev.ID, ev.Server, int(ev.Turns), ev.At.Time)
+		if ev.NewTurns > 0 {
+			s.col.data(ev.Server, int(ev.NewTurns), ev.At.Time)
 		} else {
 			s.col.clock(ev.At.Time) // no request to count: spare its lookup
 		}
 	case httpmatch.EventDone:
-		s.col.Conn(ev.Conn)
+		s.col.Conn(ev.Conn, int(ev.NewTurns))
 	}
 	if t, ok := ev.Advances(); ok {
 		s.an.Advance(t)

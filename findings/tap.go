@@ -15,11 +15,14 @@ type Tap struct {
 	Collector *Collector
 	starter   flows.Starter
 	updater   flows.Updater
+	// turns are the turns (requests) of each live connection counted so
+	// far: the Collector takes the new ones.
+	turns map[uint64]int
 }
 
 // NewTap returns a Tap forwarding to next (and to its Start, if it has one).
 func NewTap(next flows.Handler, c *Collector) *Tap {
-	t := &Tap{Next: next, Collector: c}
+	t := &Tap{Next: next, Collector: c, turns: map[uint64]int{}}
 	t.starter, _ = next.(flows.Starter)
 	t.updater, _ = next.(flows.Updater)
 	return t
@@ -45,7 +48,11 @@ func (t *Tap) Update(c *flows.Conn) {
 // Data implements flows.Handler.
 func (t *Tap) Data(c *flows.Conn, ch flows.Chunk) {
 	t.Next.Data(c, ch)
-	t.Collector.data(c.ID, c.Server, c.Turns, ch.At.Time)
+	n := c.Turns - t.turns[c.ID]
+	if n > 0 {
+		t.turns[c.ID] = c.Turns
+	}
+	t.Collector.data(c.Server, n, ch.At.Time)
 }
 
 // Gap implements flows.Handler.
@@ -54,7 +61,9 @@ func (t *Tap) Gap(c *flows.Conn, g flows.Gap) { t.Next.Gap(c, g) }
 // Done implements flows.Handler.
 func (t *Tap) Done(c *flows.Conn) {
 	t.Next.Done(c)
-	t.Collector.Conn(c)
+	n := c.Turns - t.turns[c.ID]
+	delete(t.turns, c.ID)
+	t.Collector.Conn(c, n)
 }
 
 // Advance moves the Collector's capture time to t (each packet's time).

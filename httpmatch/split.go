@@ -57,12 +57,12 @@ type Event struct {
 	midstream, tlsFirst, tls, fresh bool
 	// advance: capture time moves to At.Time after this event (Advances).
 	advance bool
-	// Turns is the connection's after a Data chunk; Turned says it
-	// changed since the connection's previous Data event.
-	Turns  int32
-	Turned bool
-	aux    int32  // EventExchange, EventGap: index in the batch's exchanges, gaps
-	ID     uint64 // the connection's
+	// NewTurns are the connection's new turns (client data bursts: its
+	// requests, on HTTP): since its previous Data event (Data), or since
+	// its last Data event until its end (Done).
+	NewTurns int32
+	aux      int32  // EventExchange, EventGap: index in the batch's exchanges, gaps
+	ID       uint64 // the connection's
 	// Conn is a copy of the connection (Start, Update, Done), not shared
 	// with the tracker; it belongs to the batch: valid until the batch is
 	// Reset, so an observer copies what it keeps.
@@ -221,7 +221,7 @@ func (f *Front) conn(c *flows.Conn) (fc *frontConn, fresh bool) {
 // Data implements flows.Handler: Analyzer.Data's TLS check and parsing.
 func (f *Front) Data(c *flows.Conn, ch flows.Chunk) {
 	fc, fresh := f.conn(c)
-	ev := Event{Kind: EventData, ID: c.ID, Server: c.Server, Turns: int32(c.Turns),
+	ev := Event{Kind: EventData, ID: c.ID, Server: c.Server, NewTurns: int32(c.Turns) - fc.turns,
 		midstream: c.Handshake == flows.Midstream, fresh: fresh, At: ch.At, dir: ch.Dir}
 	if !fc.checked && ch.Dir == flows.ClientToServer && len(ch.Data) > 0 {
 		fc.checked = true
@@ -230,7 +230,7 @@ func (f *Front) Data(c *flows.Conn, ch flows.Chunk) {
 		}
 	}
 	ev.tls = fc.tls
-	ev.Turned, fc.turns = ev.Turns != fc.turns, ev.Turns
+	fc.turns = int32(c.Turns)
 	f.add(ev)
 	if fc.tls {
 		return
@@ -252,8 +252,12 @@ func (f *Front) Gap(c *flows.Conn, g flows.Gap) {
 
 // Done implements flows.Handler.
 func (f *Front) Done(c *flows.Conn) {
-	f.add(Event{Kind: EventDone, ID: c.ID, Conn: f.snapshot(c)})
 	fc := f.conns[c.ID]
+	ev := Event{Kind: EventDone, ID: c.ID, Conn: f.snapshot(c), NewTurns: int32(c.Turns)}
+	if fc != nil {
+		ev.NewTurns -= fc.turns
+	}
+	f.add(ev)
 	if fc == nil {
 		return
 	}
