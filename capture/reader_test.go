@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +278,32 @@ func TestOpen(t *testing.T) {
 	missing := filepath.Join(dir, "missing.pcap")
 	if _, err := capture.Open([]string{gz, missing}, capture.Options{}); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("\n- want: an error naming %s\n-  got: %v", missing, err)
+	}
+}
+
+// TestRecordLargerThanReadBuffer reads a file declaring a 1 MiB snapshot
+// length whose second record (a frame with 300 KiB of trailing bytes)
+// does not fit the 256 KiB read buffer: frames that fit are read in place
+// from the buffer, this one is copied out; all three must come out whole
+// and in order, the small ones around it too.
+func TestRecordLargerThanReadBuffer(t *testing.T) {
+	small := capturetest.Frame(layers.LinkTypeEthernet, seg(capture.PSH|capture.ACK, 10))
+	big := append(capturetest.Frame(layers.LinkTypeEthernet, seg(capture.PSH|capture.ACK, 1000)), make([]byte, 300<<10)...)
+	file := handPcap(binary.LittleEndian, false, 1, rec(0, small), rec(1, big), rec(2, small))
+	binary.LittleEndian.PutUint32(file[16:], 1<<20) // snaplen
+	for _, prefetch := range []bool{false, true} {
+		g := readAll(t, []capture.Source{{Name: "big.pcap", R: bytes.NewReader(file)}}, capture.Options{Prefetch: prefetch})
+		var got []string
+		for _, p := range g.pkts {
+			got = append(got, fmt.Sprintf("frame %d: caplen %d, payload %d", p.Frame, p.CapLen, len(p.Payload)))
+		}
+		want := []string{
+			fmt.Sprintf("frame 1: caplen %d, payload 10", len(small)),
+			fmt.Sprintf("frame 2: caplen %d, payload 1000", len(big)),
+			fmt.Sprintf("frame 3: caplen %d, payload 10", len(small)),
+		}
+		if !slices.Equal(got, want) || len(g.warnings) > 0 {
+			t.Errorf("prefetch %v\n- want: %q\n-  got: %q, warnings %q", prefetch, want, got, g.warnings)
+		}
 	}
 }
