@@ -2,7 +2,9 @@ package httpmatch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
+	"math/bits"
 )
 
 // headerInfo is what the parser needs from a header block: framing,
@@ -26,20 +28,7 @@ type headerInfo struct {
 // that line ends in b, or -1 if b ends before it: the parser calls it on
 // the bytes of a Data call in the hope that they hold the whole block. It
 // does not allocate.
-func parseHeader(b []byte) (headerInfo, int) {
-	hi, end := scanFields(b, false)
-	// One scan for NUL over the block, and a second pass only if it finds
-	// one, rather than a scan per field value: headers with a NUL are rare,
-	// and the scans per value showed in profiles.
-	if end >= 0 && !hi.badField && bytes.IndexByte(b[:end], 0) >= 0 {
-		hi, _ = scanFields(b[:end], true)
-	}
-	return hi, end
-}
-
-// scanFields is parseHeader's pass over the lines; nul says to look for
-// a NUL in each field value.
-func scanFields(b []byte, nul bool) (hi headerInfo, end int) {
+func parseHeader(b []byte) (hi headerInfo, end int) {
 	for end < len(b) {
 		rest := b[end:]
 		// Read the name up to the colon (or the line end) byte by byte,
@@ -57,11 +46,11 @@ func scanFields(b []byte, nul bool) (hi headerInfo, end int) {
 				k++
 			}
 		}
-		eol := k
+		eol, nul := k, false
 		if k < len(rest) && rest[k] == ':' {
 			eol = len(rest)
-			if i := bytes.IndexByte(rest[k+1:], '\n'); i >= 0 {
-				eol = k + 1 + i
+			if i, z := indexLF(rest[k+1:]); i >= 0 {
+				eol, nul = k+1+i, z
 			}
 		}
 		if eol == len(rest) {
@@ -81,18 +70,21 @@ func scanFields(b []byte, nul bool) (hi headerInfo, end int) {
 			continue
 		}
 		name, value := line[:k], trimOWS(line[k+1:])
-		if !hi.badField && (!token || nul && bytes.IndexByte(value, 0) >= 0) {
+		if !token || nul {
 			hi.badField = true
 		}
-		// The switch on the name's length spares most comparisons.
+		// The switch on the name's length spares most comparisons. Each
+		// name is first compared as it is usually written: a comparison
+		// with a short constant is a few word loads, and equalFold, a loop
+		// over the bytes, is then left to the other spellings.
 		switch len(name) {
 		case len("host"):
-			if hi.host == nil && equalFold(name, "host") {
+			if hi.host == nil && (string(name) == "Host" || equalFold(name, "host")) {
 				hi.host = value
 			}
 		case len("server"):
 			switch {
-			case equalFold(name, "server"):
+			case string(name) == "Server" || equalFold(name, "server"):
 				if hi.server == nil {
 					hi.server = value
 				}
@@ -100,11 +92,11 @@ func scanFields(b []byte, nul bool) (hi headerInfo, end int) {
 				hi.expect100 = hi.expect100 || equalFold(value, "100-continue")
 			}
 		case len("connection"):
-			if equalFold(name, "connection") {
+			if string(name) == "Connection" || equalFold(name, "connection") {
 				hi.connection(value)
 			}
 		case len("content-length"):
-			if equalFold(name, "content-length") {
+			if string(name) == "Content-Length" || equalFold(name, "content-length") {
 				hi.addLength(value)
 			}
 		case len("transfer-encoding"):
@@ -117,8 +109,52 @@ func scanFields(b []byte, nul bool) (hi headerInfo, end int) {
 	return hi, -1
 }
 
+// indexLF returns the index of the first '\n' in b (the end of a field
+// line), or -1, and whether a NUL comes before it. Most values are short:
+// reading their first words here, inline, costs less than calls to
+// bytes.IndexByte, whose vector loop pays off on long ones; and looking
+// for the NUL in the same words spares a pass over the block.
+func indexLF(b []byte) (int, bool) {
+	const ones, highs, lfs = 0x0101010101010101, 0x8080808080808080, 0x0a0a0a0a0a0a0a0a
+	i := 0
+	for ; i < 32 && i+8 <= len(b); i += 8 {
+		// A zero byte in x is a '\n' in b, in w a NUL; the lowest bit set
+		// in each mask marks the first of them (a borrow only runs upward
+		// from a zero byte).
+		w := binary.LittleEndian.Uint64(b[i:])
+		x := w ^ lfs
+		lf, nul := (x-ones)&^x&highs, (w-ones)&^w&highs
+		if lf|nul == 0 {
+			continue
+		}
+		if nul == 0 || lf != 0 && bits.TrailingZeros64(lf) < bits.TrailingZeros64(nul) {
+			return i + bits.TrailingZeros64(lf)/8, false
+		}
+		// A NUL first: rare, the rest the plain way.
+		if j := bytes.IndexByte(b[i:], '\n'); j >= 0 {
+			return i + j, true
+		}
+		return -1, true
+	}
+	// Not in the first words: the rest is long, or shorter than a word.
+	j := bytes.IndexByte(b[i:], '\n')
+	if j < 0 {
+		return -1, false
+	}
+	return i + j, bytes.IndexByte(b[i:i+j], 0) >= 0
+}
+
 // connection takes the tokens of a Connection field value.
 func (hi *headerInfo) connection(value []byte) {
+	// Most values are one token, as written here: spare the list walk.
+	switch string(value) {
+	case "keep-alive":
+		hi.keepAlive = true
+		return
+	case "close":
+		hi.close = true
+		return
+	}
 	for len(value) > 0 {
 		var tok []byte
 		tok, value = nextElement(value)
@@ -136,6 +172,15 @@ func (hi *headerInfo) connection(value []byte) {
 // item 5); anything else makes the length invalid, and an invalid length
 // is never trusted.
 func (hi *headerInfo) addLength(value []byte) {
+	if n, ok := parseDecimal(value); ok {
+		// One number, the common case: what the list walk would find.
+		if hi.hasLength && n != hi.length {
+			hi.badLength = true
+			return
+		}
+		hi.length, hi.hasLength = n, true
+		return
+	}
 	for len(value) > 0 {
 		var elem []byte
 		elem, value = nextElement(value)

@@ -2,6 +2,7 @@ package httpmatch
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,19 @@ func TestParseHeader(t *testing.T) {
 		{"connection tokens", "Connection: Keep-Alive, Upgrade\r\nConnection: close\r\n\r\n", headerInfo{close: true, keepAlive: true}},
 		{"expect", "Expect: 100-Continue\r\n\r\n", headerInfo{expect100: true}},
 		{"obs-fold and junk ignored", "X-A: 1\r\n folded\r\nno colon\r\n: empty name\r\n\r\n", headerInfo{}},
+		{"names and values in other cases", "HOST: h\r\ncontent-LENGTH: 3\r\nCONNECTION: Close\r\nSERVER: s\r\n\r\n", headerInfo{server: []byte("s"), length: 3, hasLength: true, close: true}},
+		{"connection keep-alive alone", "Connection: keep-alive\r\n\r\n", headerInfo{keepAlive: true}},
+		{"connection close alone", "Connection: close\r\n\r\n", headerInfo{close: true}},
+		{"connection with OWS", "Connection:\t keep-alive \r\n\r\n", headerInfo{keepAlive: true}},
+		{"length with leading zeros", "Content-Length: 007\r\n\r\n", headerInfo{length: 7, hasLength: true}},
+		{"length with a sign", "Content-Length: +7\r\n\r\n", headerInfo{badLength: true}},
+		{"length list then other length", "Content-Length: 7,7\r\nContent-Length: 8\r\n\r\n", headerInfo{length: 7, hasLength: true, badLength: true}},
+		{"NUL in a value", "X-A: a\x00b\r\n\r\n", headerInfo{badField: true}},
+		{"NUL in a long value", "X-A: " + strings.Repeat("v", 40) + "\x00\r\n\r\n", headerInfo{badField: true}},
+		{"NUL in a name", "X\x00A: a\r\n\r\n", headerInfo{badField: true}},
+		{"NUL in an obs-fold line", "X-A: abc\r\n \x00x\r\n\r\n", headerInfo{}},
+		{"NUL in a line without colon", "no\x00colon\r\n\r\n", headerInfo{}},
+		{"NUL in the line after the value's word", "A: b\r\n\x00\r\n\r\n", headerInfo{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

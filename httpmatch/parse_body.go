@@ -13,10 +13,10 @@ func (p *ConnParser) startChunked(h *half) {
 }
 
 // body counts Content-Length body or chunk data bytes.
-func (p *ConnParser) body(h *half, data []byte, at flows.FrameRef) int {
+func (p *ConnParser) body(h *half, data []byte, at *flows.FrameRef) int {
 	k := min(int64(len(data)), h.remain)
 	h.remain -= k
-	h.last = at
+	h.last = *at
 	p.msg(h).BodyBytes += k
 	if h.remain == 0 {
 		if h.state == stBody {
@@ -28,14 +28,14 @@ func (p *ConnParser) body(h *half, data []byte, at flows.FrameRef) int {
 	return int(k)
 }
 
-func (p *ConnParser) chunkSize(h *half, data []byte, at flows.FrameRef) int {
+func (p *ConnParser) chunkSize(h *half, data []byte, at *flows.FrameRef) int {
 	take := len(data)
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		take = i + 1
 	}
 	take = min(take, maxChunkLine-len(h.buf))
 	h.buf = append(h.buf, data[:take]...)
-	h.last = at
+	h.last = *at
 	switch {
 	case h.buf[len(h.buf)-1] == '\n':
 		size, ok := parseChunkSize(h.buf)
@@ -55,13 +55,13 @@ func (p *ConnParser) chunkSize(h *half, data []byte, at flows.FrameRef) int {
 }
 
 // chunkEnd takes the CRLF (or bare LF) after chunk data.
-func (p *ConnParser) chunkEnd(h *half, data []byte, at flows.FrameRef) int {
+func (p *ConnParser) chunkEnd(h *half, data []byte, at *flows.FrameRef) int {
 	switch c := data[0]; {
 	case c == '\r' && !h.sawCR:
-		h.sawCR, h.last = true, at
+		h.sawCR, h.last = true, *at
 		return 1
 	case c == '\n':
-		h.last = at
+		h.last = *at
 		p.startChunked(h)
 		return 1
 	}

@@ -101,7 +101,7 @@ func (p *ConnParser) Data(dir flows.Dir, data []byte, at flows.FrameRef) {
 	}
 	h := &p.h[dir]
 	for len(data) > 0 {
-		data = data[p.step(h, data, at):]
+		data = data[p.step(h, data, &at):]
 	}
 }
 
@@ -234,7 +234,13 @@ func (p *ConnParser) push() uint64 {
 	}
 	seq := p.reqSeq
 	p.reqSeq++
-	p.q = append(p.q, entry{})
+	if n := len(p.q); n < cap(p.q) {
+		// The slot was zeroed when its last exchange left the queue (pop,
+		// tunnel): spare zeroing it twice, an entry being over 500 bytes.
+		p.q = p.q[:n+1]
+	} else {
+		p.q = append(p.q, entry{})
+	}
 	e := &p.q[len(p.q)-1]
 	e.ex.Index = int(seq)
 	e.ex.Request.ContentLength = -1
@@ -339,7 +345,7 @@ func (p *ConnParser) pop() {
 	e := &p.q[p.qh]
 	p.stats.Exchanges++
 	p.sink.Exchange(&e.ex)
-	*e = entry{} // release its strings
+	*e = entry{} // release its strings; push relies on it too
 	p.qh++
 	p.headSeq++
 	switch {
@@ -347,6 +353,7 @@ func (p *ConnParser) pop() {
 		p.q, p.qh = p.q[:0], 0
 	case p.qh >= 32 && 2*p.qh >= len(p.q):
 		n := copy(p.q, p.q[p.qh:])
+		clear(p.q[n:]) // for push
 		p.q, p.qh = p.q[:n], 0
 	}
 }

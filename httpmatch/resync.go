@@ -25,13 +25,13 @@ func (p *ConnParser) dropLookahead(h *half) {
 // resync skips bytes up to the next plausible message start (see
 // signature), where it begins a start line. Bytes that may begin one but
 // end before it can be decided are kept in h.look, with their frames.
-func (p *ConnParser) resync(h *half, data []byte, at flows.FrameRef) int {
+func (p *ConnParser) resync(h *half, data []byte, at *flows.FrameRef) int {
 	n := 0
 	for {
 		if l := h.look; l != nil && l.n > 0 {
 			switch signature(h.dir, l.b[:l.n]) {
 			case sigMatch:
-				p.begin(h, l.at[0], true)
+				p.begin(h, &l.at[0], true)
 				h.buf = append(h.buf, l.b[:l.n]...)
 				h.last = l.at[l.n-1]
 				l.n = 0
@@ -60,7 +60,7 @@ func (p *ConnParser) resync(h *half, data []byte, at flows.FrameRef) int {
 				if n == len(data) {
 					return n
 				}
-				l.b[l.n], l.at[l.n] = data[n], at
+				l.b[l.n], l.at[l.n] = data[n], *at
 				l.n++
 				n++
 			}
@@ -87,7 +87,7 @@ func (p *ConnParser) resync(h *half, data []byte, at flows.FrameRef) int {
 			l := h.look
 			l.n = copy(l.b[:], data[n:])
 			for k := range l.n {
-				l.at[k] = at
+				l.at[k] = *at
 			}
 			return len(data)
 		}

@@ -26,6 +26,7 @@ type startLine struct {
 	targetStart, targetEnd int // request-target, if targetEnd is not 0
 	reasonStart, reasonEnd int // reason phrase
 	status                 int
+	end                    int // after the line's LF, with verdict vOK
 	proto                  Proto
 }
 
@@ -74,21 +75,21 @@ func scanVersion(b []byte, i int, sl *startLine) (int, verdict) {
 }
 
 // scanEOL accepts CRLF or a bare LF (which RFC 9112 section 2.2 lets a
-// recipient accept) at b[i:].
-func scanEOL(b []byte, i int) verdict {
+// recipient accept) at b[i:], and returns the index after it.
+func scanEOL(b []byte, i int) (int, verdict) {
 	switch {
 	case i == len(b):
-		return vMore
+		return i, vMore
 	case b[i] == '\n':
-		return vOK
+		return i + 1, vOK
 	case b[i] != '\r':
-		return vBad
+		return i, vBad
 	case i+1 == len(b):
-		return vMore
+		return i, vMore
 	case b[i+1] == '\n':
-		return vOK
+		return i + 2, vOK
 	}
-	return vBad
+	return i, vBad
 }
 
 // scanRequestLine: method SP request-target SP HTTP-version CRLF.
@@ -122,7 +123,8 @@ func scanRequestLine(b []byte) (sl startLine, v verdict) {
 	if i, v = scanVersion(b, i+1, &sl); v != vOK {
 		return sl, v
 	}
-	return sl, scanEOL(b, i)
+	sl.end, v = scanEOL(b, i)
+	return sl, v
 }
 
 // scanResponseLine: HTTP-version SP 3DIGIT [SP reason-phrase] CRLF.
@@ -157,14 +159,15 @@ func scanResponseLine(b []byte) (sl startLine, v verdict) {
 		return sl, vMore
 	}
 	if b[i] != ' ' {
-		return sl, scanEOL(b, i)
+		sl.end, v = scanEOL(b, i)
+		return sl, v
 	}
 	i++
 	rs := i
 	for ; i < len(b); i++ {
 		c := b[i]
 		if c == '\r' || c == '\n' {
-			if v = scanEOL(b, i); v == vOK {
+			if sl.end, v = scanEOL(b, i); v == vOK {
 				sl.reasonStart, sl.reasonEnd = rs, i
 			}
 			return sl, v

@@ -86,7 +86,7 @@ func (h *half) frameAt(off int) flows.FrameRef {
 
 // step takes some of data (possibly none, after a change of state) and
 // returns how much.
-func (p *ConnParser) step(h *half, data []byte, at flows.FrameRef) int {
+func (p *ConnParser) step(h *half, data []byte, at *flows.FrameRef) int {
 	switch h.state {
 	case stIdle:
 		return p.idle(h, data, at)
@@ -101,7 +101,7 @@ func (p *ConnParser) step(h *half, data []byte, at flows.FrameRef) int {
 	case stChunkEnd:
 		return p.chunkEnd(h, data, at)
 	case stUntilClose:
-		h.last = at
+		h.last = *at
 		p.msg(h).BodyBytes += int64(len(data))
 	case stTunnel:
 		p.stats.Tunneled[h.dir] += int64(len(data))
@@ -113,19 +113,20 @@ func (p *ConnParser) step(h *half, data []byte, at flows.FrameRef) int {
 
 // idle skips the empty lines a peer may send between messages (RFC 9112
 // section 2.2), without counting them as garbage.
-func (p *ConnParser) idle(h *half, data []byte, at flows.FrameRef) int {
+func (p *ConnParser) idle(h *half, data []byte, at *flows.FrameRef) int {
 	i := 0
 	for i < len(data) && (data[i] == '\r' || data[i] == '\n') {
 		i++
 	}
 	if i < len(data) {
 		p.begin(h, at, false)
+		return i + p.wholeHead(h, data[i:], at)
 	}
 	return i
 }
 
-func (p *ConnParser) begin(h *half, at flows.FrameRef, resyncing bool) {
-	h.state, h.start, h.last = stStart, at, at
+func (p *ConnParser) begin(h *half, at *flows.FrameRef, resyncing bool) {
+	h.state, h.start, h.last = stStart, *at, *at
 	h.buf = h.buf[:0]
 	h.marks = h.marks[:0]
 	h.bad, h.resyncing = false, resyncing
@@ -134,7 +135,7 @@ func (p *ConnParser) begin(h *half, at flows.FrameRef, resyncing bool) {
 // startLine collects a start line. Its first prefixLen bytes are checked as
 // they come, in steps that end there, so that where an Invalid message ends
 // and resynchronization begins does not depend on how the bytes were split.
-func (p *ConnParser) startLine(h *half, data []byte, at flows.FrameRef) int {
+func (p *ConnParser) startLine(h *half, data []byte, at *flows.FrameRef) int {
 	take := len(data)
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		take = i + 1
@@ -144,11 +145,11 @@ func (p *ConnParser) startLine(h *half, data []byte, at flows.FrameRef) int {
 		take = min(take, prefixLen-len(h.buf))
 	}
 	take = min(take, p.opts.MaxHeaderBytes-len(h.buf))
-	if checking && !sameFrame(h.frameAt(len(h.buf)), at) {
-		h.marks = append(h.marks, mark{len(h.buf), at})
+	if checking && !sameFrame(h.frameAt(len(h.buf)), *at) {
+		h.marks = append(h.marks, mark{len(h.buf), *at})
 	}
 	h.buf = append(h.buf, data[:take]...)
-	h.last = at
+	h.last = *at
 	complete := h.buf[len(h.buf)-1] == '\n'
 	var sl startLine
 	v := vMore
@@ -177,6 +178,42 @@ func (p *ConnParser) startLine(h *half, data []byte, at flows.FrameRef) int {
 }
 
 func sameFrame(a, b flows.FrameRef) bool { return a.Frame == b.Frame && a.File == b.File }
+
+// wholeHead takes the message idle has just begun at data if its start
+// line and header block are whole in data, the common case (a request or
+// a response head in one segment), and returns how much of data it took:
+// one scan of each, no copy into h.buf, no trip through step per part.
+// A whole start line before a block that is not goes on the general way
+// from there; for anything else it returns 0, having changed nothing, and
+// startLine takes the bytes. Either way the outcome is the general way's.
+func (p *ConnParser) wholeHead(h *half, data []byte, at *flows.FrameRef) int {
+	// The start line is checked within its first prefixLen bytes, as
+	// startLine does: a longer one is left to it. The scanners are called
+	// here rather than through scanStart, sparing a copy of sl.
+	var sl startLine
+	var v verdict
+	if b := data[:min(len(data), prefixLen)]; h.dir == flows.ClientToServer {
+		sl, v = scanRequestLine(b)
+	} else {
+		sl, v = scanResponseLine(b)
+	}
+	if v != vOK {
+		return 0
+	}
+	// The bound is lines', h.buf holding the start line.
+	hi, end := parseHeader(data[sl.end:min(len(data), p.opts.MaxHeaderBytes)])
+	if end < 0 {
+		// Go on the general way without scanning the line again, nor
+		// trying the header block whole in lines: it is not.
+		h.buf = append(h.buf, data[:sl.end]...)
+		p.startLineDone(h, sl, v)
+		return sl.end + p.lineByLine(h, data[sl.end:], at)
+	}
+	h.state = stHeader // h.start and h.last are at, from begin
+	p.openLine(h, data[:sl.end], sl)
+	p.headerDone(h, &hi)
+	return sl.end + end
+}
 
 // badStart handles a message start whose first bytes are not HTTP, once
 // its first line or prefixLen bytes are in: if a plausible start follows
@@ -235,27 +272,24 @@ func (p *ConnParser) startLineDone(h *half, sl startLine, v verdict) {
 	}
 	h.state = stHeader
 	h.hdr, h.line = len(h.buf), len(h.buf)
+	p.openLine(h, h.buf, sl)
+}
+
+// openLine opens h's message, whose start line (or the part of it a gap
+// left) is line, scanned into sl.
+func (p *ConnParser) openLine(h *half, line []byte, sl startLine) *Message {
 	if h.dir == flows.ClientToServer {
 		q := p.openRequest(h)
-		p.setRequestLine(h, q, sl)
-		return
+		q.Proto = sl.proto
+		if sl.methodEnd > 0 {
+			q.Method = methodString(line[:min(sl.methodEnd, maxMethod)])
+		}
+		if sl.targetEnd > 0 {
+			q.URI = keep(&h.lastURI, line[sl.targetStart:sl.targetEnd], maxURI)
+		}
+		return &q.Message
 	}
 	r, _ := p.openResponse(h)
-	p.setStatusLine(h, r, sl)
-}
-
-// setRequestLine takes the request line in h.buf, scanned into sl.
-func (p *ConnParser) setRequestLine(h *half, q *Request, sl startLine) {
-	q.Proto = sl.proto
-	if sl.methodEnd > 0 {
-		q.Method = methodString(h.buf[:min(sl.methodEnd, maxMethod)])
-	}
-	if sl.targetEnd > 0 {
-		q.URI = keep(&h.lastURI, h.buf[sl.targetStart:sl.targetEnd], maxURI)
-	}
-}
-
-func (p *ConnParser) setStatusLine(h *half, r *Response, sl startLine) {
 	h.status = sl.status
 	switch {
 	case sl.status == 0:
@@ -266,8 +300,9 @@ func (p *ConnParser) setStatusLine(h *half, r *Response, sl startLine) {
 		r.Interim++
 	default:
 		r.Status, r.Proto = sl.status, sl.proto
-		r.Reason = reasonString(h.buf[sl.reasonStart:sl.reasonEnd])
+		r.Reason = reasonString(line[sl.reasonStart:sl.reasonEnd])
 	}
+	return &r.Message
 }
 
 // invalid reports the message start in h.buf as not HTTP, and resynchronizes.
@@ -299,16 +334,7 @@ func (p *ConnParser) cutStart(h *half, f Flags) {
 		p.invalid(h, f&Snaplen)
 		return
 	}
-	var m *Message
-	if h.dir == flows.ClientToServer {
-		q := p.openRequest(h)
-		p.setRequestLine(h, q, sl)
-		m = &q.Message
-	} else {
-		r, _ := p.openResponse(h)
-		p.setStatusLine(h, r, sl)
-		m = &r.Message
-	}
+	m := p.openLine(h, h.buf, sl)
 	m.Flags |= f
 	if f&Partial != 0 {
 		m.Flags |= startCut
@@ -318,7 +344,7 @@ func (p *ConnParser) cutStart(h *half, f Flags) {
 }
 
 // lines collects header (or trailer) lines up to the empty line.
-func (p *ConnParser) lines(h *half, data []byte, at flows.FrameRef) int {
+func (p *ConnParser) lines(h *half, data []byte, at *flows.FrameRef) int {
 	if h.state == stHeader && len(h.buf) == h.hdr {
 		// Most header blocks come whole in one Data call: parse them in
 		// data, without copying them into h.buf line by line. The bound
@@ -327,11 +353,17 @@ func (p *ConnParser) lines(h *half, data []byte, at flows.FrameRef) int {
 		// which it takes from then on, so data is parsed here only once.
 		hi, end := parseHeader(data[:min(len(data), p.opts.MaxHeaderBytes-len(h.buf))])
 		if end >= 0 {
-			h.last = at
+			h.last = *at
 			p.headerDone(h, &hi)
 			return end
 		}
 	}
+	return p.lineByLine(h, data, at)
+}
+
+// lineByLine is lines' way when the block does not come whole: it copies
+// the lines into h.buf as they come.
+func (p *ConnParser) lineByLine(h *half, data []byte, at *flows.FrameRef) int {
 	n := 0
 	for n < len(data) {
 		take := len(data) - n
@@ -341,7 +373,7 @@ func (p *ConnParser) lines(h *half, data []byte, at flows.FrameRef) int {
 		take = min(take, p.opts.MaxHeaderBytes-len(h.buf))
 		h.buf = append(h.buf, data[n:n+take]...)
 		n += take
-		h.last = at
+		h.last = *at
 		if h.buf[len(h.buf)-1] == '\n' {
 			if l := len(h.buf) - h.line; l == 1 || (l == 2 && h.buf[h.line] == '\r') {
 				if h.state == stHeader {
