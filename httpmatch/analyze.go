@@ -181,9 +181,8 @@ type connState struct {
 	// parser.
 	parsed bool
 	// gaps are the connection's first gaps (maxGapsKept), for Incident.Missing.
-	gaps    []flows.Gap
-	list    *recList  // the list of its last exchange's method and URI
-	lastEnd time.Time // of its last exchange, for idle times (newExchange)
+	gaps []flows.Gap
+	list *recList // the list of its last exchange's method and URI
 	// first is the time of its first packet, the start of its connect
 	// attempt (record.startTime).
 	first time.Time

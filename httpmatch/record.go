@@ -59,8 +59,8 @@ func (k *keptExchange) keep(e *Exchange) {
 	kr.HeaderTime = headerTime(r)
 }
 
-// newExchange makes the record of a finished exchange (Apply, in the
-// matching goroutine): all of it that does not depend on other
+// newExchange makes the record of a finished exchange (frontSink, in the
+// parsing goroutine): all of it that does not depend on other
 // connections. lastEnd is the end of the connection's previous exchange,
 // for idle times, and is updated.
 // It returns nil for a response without its request below 500: nothing

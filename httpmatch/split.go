@@ -83,23 +83,23 @@ func (ev *Event) Advances() (time.Time, bool) { return ev.At.Time, ev.advance }
 // they refer to.
 type EventBatch struct {
 	Events  []Event
-	conns   []flows.Conn // the Events' Conn, up to cap (frontConns)
-	exs     []Exchange
+	conns   []flows.Conn      // the Events' Conn, up to cap (frontConns)
+	exs     []*exchangeRecord // EventExchange: the exchanges' records (newExchange; nil: nothing to keep)
 	gaps    []flows.Gap
 	clients map[uint64]netip.AddrPort // Data, Gap: clients of the connections first seen in the batch
 }
 
 // Reset empties b for reuse.
 //
-// The Events' Conn point into the batch's own conns, and the exchanges'
-// strings are their parsers' (small, shared with the connection's next
-// exchanges): neither is cleared, only overwritten when the batch is
-// filled again (pprof: clearing them was 5 % of the matching goroutine).
-// The copies' Gaps, their own, are released.
+// The Events' Conn point into the batch's own conns: they are not
+// cleared, only overwritten when the batch is filled again (pprof:
+// clearing them was 5 % of the matching goroutine). The copies' Gaps,
+// their own, are released, and so are the exchanges' records.
 func (b *EventBatch) Reset() {
 	b.Events = b.Events[:0]
 	clear(b.conns)
 	b.conns = b.conns[:0]
+	clear(b.exs)
 	b.exs = b.exs[:0]
 	b.gaps = b.gaps[:0]
 	clear(b.clients)
@@ -130,7 +130,8 @@ type Front struct {
 type frontConn struct {
 	parser       *ConnParser
 	checked, tls bool
-	turns        int32 // as of the last Data event
+	turns        int32     // as of the last Data event
+	lastEnd      time.Time // of its last exchange (newExchange)
 }
 
 // NewFront returns a Front that hands each full batch to send, which
@@ -213,7 +214,7 @@ func (f *Front) conn(c *flows.Conn) (fc *frontConn, fresh bool) {
 		f.conns[c.ID] = fc
 		po := f.opts
 		po.Midstream = c.Handshake == flows.Midstream
-		fc.parser = NewConnParser(po, frontSink{f, c.ID})
+		fc.parser = NewConnParser(po, frontSink{f, fc, c.ID})
 	}
 	return fc, fresh
 }
@@ -270,14 +271,18 @@ func (f *Front) Done(c *flows.Conn) {
 }
 
 // frontSink turns a parser's exchanges into events of its Front.
+// Its record is made here, in the parsing goroutine: the Exchange, five
+// times the size of what the matching keeps of it, is not copied into the
+// batch.
 type frontSink struct {
 	f  *Front
+	fc *frontConn
 	id uint64
 }
 
 func (s frontSink) Exchange(e *Exchange) {
 	b := s.f.batch
-	b.exs = append(b.exs, *e)
+	b.exs = append(b.exs, newExchange(e, &s.fc.lastEnd))
 	s.f.add(Event{Kind: EventExchange, ID: s.id, aux: int32(len(b.exs) - 1)})
 }
 
@@ -317,7 +322,7 @@ func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
 		if cs == nil {
 			cs = a.closing // the exchanges its parser's Close finished
 		}
-		a.exchange(cs, newExchange(&b.exs[ev.aux], &cs.lastEnd))
+		a.exchange(cs, b.exs[ev.aux])
 	}
 }
 
