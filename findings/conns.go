@@ -49,15 +49,16 @@ func (c *Collector) Advance(t time.Time) {
 		// instead of at its answer gives the same event (the handshake's
 		// outcome does not change once decided), used at the same time.
 		// !syn.After(now - timeout) is now.Sub(syn) >= timeout, cheaper
-		// (pprof: Sub was a tenth of the Collector, once per packet).
-		for cut := c.now.Add(-c.opts.ConnectTimeout); len(c.due) > 0 && !c.due[0].syn.After(cut); {
+		// (pprof: Sub was a tenth of the Collector, once per packet); the
+		// cut is taken only when a heap is not empty.
+		for len(c.due) > 0 && !c.due[0].syn.After(c.now.Add(-c.opts.ConnectTimeout)) {
 			d := heap.Pop(&c.due).(dueConn)
 			if a := c.pending[d.id]; a != nil {
 				c.resolve(a)
 			}
 		}
 	}
-	for cut := c.now.Add(-c.opts.Reorder); len(c.events) > 0 && !c.events[0].time.After(cut); {
+	for len(c.events) > 0 && !c.events[0].time.After(c.now.Add(-c.opts.Reorder)) {
 		c.use(heap.Pop(&c.events).(*event))
 	}
 }
