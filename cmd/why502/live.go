@@ -22,16 +22,13 @@ import (
 	"why502/report"
 )
 
-// Timing of a live run. An upstream exchange that failed is handed to the
-// analyzer only when its connection is done, liveLinger after its last
-// packet (flows.Options.Linger; 2 s for files, to absorb late ACKs and
-// retransmitted FINs); a front response is decided liveHold after it was
-// sent, which must cover that linger. With these, an incident is printed
-// about liveHold + liveTick + 100 ms (the capture's reorder window) after
-// the proxy sent the 5xx, instead of 3 s with analyze's defaults.
+// Timing of a live run. The decisions wait as in analyze
+// (findings.DefaultHold after the 5xx), so an incident is printed about
+// liveHold + liveTick + 100 ms (the capture's reorder window) after the
+// proxy sent the 5xx.
 const (
-	liveLinger = 500 * time.Millisecond
-	liveHold   = liveLinger + 500*time.Millisecond
+	liveLinger = findings.DefaultLinger
+	liveHold   = findings.DefaultHold
 	liveTick   = 250 * time.Millisecond
 	// liveHorizon is how long exchanges are kept for matching (analyze
 	// keeps them 5 min). Memory grows with the request rate times it, so
