@@ -127,7 +127,7 @@ type Analyzer struct {
 	opts  AnalyzeOptions
 	sink  IncidentFunc
 	roles *roles
-	conns map[uint64]*connState
+	conns *connIndex[connState]
 	now   time.Time
 	nowNs int64 // now in Unix nanoseconds (nanos)
 
@@ -237,7 +237,7 @@ func NewAnalyzer(opts AnalyzeOptions, sink IncidentFunc) *Analyzer {
 		opts:  opts,
 		sink:  sink,
 		roles: newRoles(opts.Front, opts.Upstream),
-		conns: map[uint64]*connState{},
+		conns: newConnIndex[connState](),
 		index: map[reqKey]*recList{},
 		stats: AnalyzeStats{ByCause: map[Cause]int64{}},
 
@@ -299,7 +299,7 @@ func (a *Analyzer) start(c *flows.Conn) {
 	}
 	live := *c
 	cs := &connState{id: c.ID, client: unmap(c.Client), server: unmap(c.Server), live: &live}
-	a.conns[c.ID] = cs
+	a.conns.set(c.ID, cs)
 	r := a.newAttempt(cs, c.First.Time)
 	cs.attempt = r
 	a.failed = insertByStart(a.failed, r)
@@ -331,7 +331,7 @@ func (a *Analyzer) done(c *flows.Conn) {
 	if failed {
 		a.failSeen = true
 	}
-	cs := a.conns[c.ID]
+	cs := a.conns.get(c.ID)
 	if cs == nil {
 		if failed {
 			// Seen without Start (a Tracker that does not call it).
@@ -342,7 +342,7 @@ func (a *Analyzer) done(c *flows.Conn) {
 			a.limitAttempts()
 		}
 	} else {
-		delete(a.conns, c.ID)
+		a.conns.del(c.ID)
 	}
 	if cs == nil {
 		return // mid-stream, no payload: nothing was parsed, nothing to match

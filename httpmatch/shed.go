@@ -192,7 +192,7 @@ func cmpInt64(x, y int64) int {
 // (notAttempt) is not kept now either. A connection that connected and
 // carried nothing leaves nothing to keep.
 func (a *Analyzer) releaseDone(c *flows.Conn) bool {
-	cs := a.conns[c.ID]
+	cs := a.conns.get(c.ID)
 	if c.Shed && cs != nil && cs.parsed {
 		a.shed.noteConn(cs.client, cs.server, nanos(c.Last))
 		return false
@@ -201,7 +201,7 @@ func (a *Analyzer) releaseDone(c *flows.Conn) bool {
 		// Connected and silent (a flood's open connections): nothing was
 		// parsed and its attempt is no failed one; Done would only copy
 		// the connection for a record that is dead.
-		delete(a.conns, c.ID)
+		a.conns.del(c.ID)
 		if cs.attempt != nil {
 			cs.attempt.dead = true
 		}
@@ -229,7 +229,7 @@ func (a *Analyzer) releaseDone(c *flows.Conn) bool {
 		return false
 	}
 	a.failSeen = true
-	delete(a.conns, c.ID)
+	a.conns.del(c.ID)
 	if cs.attempt != nil {
 		a.dropAttempt(cs.attempt)
 	}

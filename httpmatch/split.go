@@ -120,7 +120,7 @@ const (
 // send, in order, to an Analyzer made with the same options.
 type Front struct {
 	opts  ParserOptions
-	conns map[uint64]*frontConn
+	conns *connIndex[frontConn]
 	batch *EventBatch
 	send  func(*EventBatch) *EventBatch
 }
@@ -138,7 +138,7 @@ type frontConn struct {
 // returns an empty batch to go on with (it may block: that is the back
 // pressure). opts are the Analyzer's.
 func NewFront(opts AnalyzeOptions, send func(*EventBatch) *EventBatch) *Front {
-	return &Front{opts: opts.Parser, conns: map[uint64]*frontConn{}, batch: &EventBatch{}, send: send}
+	return &Front{opts: opts.Parser, conns: newConnIndex[frontConn](), batch: &EventBatch{}, send: send}
 }
 
 // Flush hands on the events gathered so far.
@@ -201,7 +201,7 @@ func (f *Front) Update(c *flows.Conn) {
 // connection's first Data or Gap, when Apply makes the Analyzer's state:
 // splitState); fresh says it was.
 func (f *Front) conn(c *flows.Conn) (fc *frontConn, fresh bool) {
-	fc = f.conns[c.ID]
+	fc = f.conns.get(c.ID)
 	if fc == nil {
 		fresh = true
 		// Apply makes the connection's state at its first Data or Gap
@@ -211,7 +211,7 @@ func (f *Front) conn(c *flows.Conn) (fc *frontConn, fresh bool) {
 		}
 		f.batch.clients[c.ID] = c.Client
 		fc = &frontConn{}
-		f.conns[c.ID] = fc
+		f.conns.set(c.ID, fc)
 		po := f.opts
 		po.Midstream = c.Handshake == flows.Midstream
 		fc.parser = NewConnParser(po, frontSink{f, fc, c.ID})
@@ -253,7 +253,7 @@ func (f *Front) Gap(c *flows.Conn, g flows.Gap) {
 
 // Done implements flows.Handler.
 func (f *Front) Done(c *flows.Conn) {
-	fc := f.conns[c.ID]
+	fc := f.conns.get(c.ID)
 	ev := Event{Kind: EventDone, ID: c.ID, Conn: f.snapshot(c), NewTurns: int32(c.Turns)}
 	if fc != nil {
 		ev.NewTurns -= fc.turns
@@ -262,7 +262,7 @@ func (f *Front) Done(c *flows.Conn) {
 	if fc == nil {
 		return
 	}
-	delete(f.conns, c.ID)
+	f.conns.del(c.ID)
 	at := c.Teardown.At
 	if c.Teardown.Kind == flows.CloseNone {
 		at = flows.FrameRef{File: c.First.File, Time: c.Last}
@@ -294,7 +294,7 @@ func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
 	case EventStart:
 		a.start(ev.Conn)
 	case EventUpdate:
-		if cs := a.conns[ev.ID]; cs != nil && cs.live != nil {
+		if cs := a.conns.get(ev.ID); cs != nil && cs.live != nil {
 			*cs.live = *ev.Conn // the analyzer's own copy (start)
 		}
 	case EventData:
@@ -315,10 +315,10 @@ func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
 	case EventGap:
 		a.splitState(b, ev).keepGap(b.gaps[ev.aux])
 	case EventDone:
-		a.closing = a.conns[ev.ID]
+		a.closing = a.conns.get(ev.ID)
 		a.done(ev.Conn)
 	case EventExchange:
-		cs := a.conns[ev.ID]
+		cs := a.conns.get(ev.ID)
 		if cs == nil {
 			cs = a.closing // the exchanges its parser's Close finished
 		}
@@ -330,10 +330,10 @@ func (a *Analyzer) Apply(b *EventBatch, ev *Event) {
 // Gap event, made at its first (when Start did not make it); its parser
 // is Front's.
 func (a *Analyzer) splitState(b *EventBatch, ev *Event) *connState {
-	cs := a.conns[ev.ID]
+	cs := a.conns.get(ev.ID)
 	if cs == nil {
 		cs = &connState{id: ev.ID, client: unmap(b.clients[ev.ID]), server: unmap(ev.Server)}
-		a.conns[ev.ID] = cs
+		a.conns.set(ev.ID, cs)
 	}
 	if !cs.parsed {
 		cs.parsed, cs.midstream = true, ev.midstream
