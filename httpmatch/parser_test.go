@@ -6,10 +6,12 @@ import (
 )
 
 const (
-	get     = "GET /a HTTP/1.1\r\nHost: app\r\n\r\n"
-	ok2     = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	created = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
-	cl0     = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" // a header to pad
+	get = "GET /a HTTP/1.1\r\nHost: app\r\n\r\n"
+	// okServer is ok2 with a Server field.
+	okServer = "HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 2\r\n\r\nok"
+	ok2      = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	created  = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+	cl0      = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" // a header to pad
 )
 
 // pad returns a header field line, CRLF included, that brings a message
@@ -33,6 +35,31 @@ var parserTests = []struct {
 			"#0 GET /a HTTP/1.1 @1-1 host=app | 200 OK HTTP/1.1 @2/2/2 length:2",
 			"#1 GET /b HTTP/1.1 @3-3 host=app | 404 Not Found HTTP/1.1 @4/4/4 length:3",
 			"#2 POST /c HTTP/1.1 @5-5 host=app length:4 | 201 Created HTTP/1.1 @6/6/6 length:0",
+		},
+	},
+	{
+		// The second message of a half on is kept (headMemo), and a head
+		// with the same bytes is not scanned again: its results must be
+		// those of a scan, which checkSplits compares against (no head is
+		// whole when the bytes come one by one).
+		name: "repeated heads",
+		segs: []seg{c(get), s(okServer), c(get), s(okServer), c(get), s(okServer),
+			c("GET /a HTTP/1.1\r\nHost: apq\r\n\r\n"), s("HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 2\r\n\r\nok"),
+			c("GET /a HTTP/1.1\r\nHost: apq\r\n\r\n" + "GET /a HTTP/1.1\r\n\r\n"), s(okServer + "HTTP/1.1 200 OK\r\nServer:\r\nContent-Length: 2\r\n\r\nok"),
+			c("GET /a HTTP/1.1\r\nHost: apq\r\n\r\n"), s("HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 2\r\n\r\nok"),
+			c("HEAD /a HTTP/1.1\r\nHost: apq\r\n\r\n"), s("HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 2\r\n\r\n"),
+			c("GET /a HTTP/1.1\r\nHost: apq\r\n\r\n"), s("HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 2\r\n\r\nok")},
+		want: []string{
+			"#0 GET /a HTTP/1.1 @1-1 host=app | 200 OK HTTP/1.1 @2/2/2 length:2",
+			"#1 GET /a HTTP/1.1 @3-3 host=app | 200 OK HTTP/1.1 @4/4/4 length:2",
+			"#2 GET /a HTTP/1.1 @5-5 host=app | 200 OK HTTP/1.1 @6/6/6 length:2",
+			"#3 GET /a HTTP/1.1 @7-7 host=apq | 200 OK HTTP/1.1 @8/8/8 length:2",
+			"#4 GET /a HTTP/1.1 @9-9 host=apq | 200 OK HTTP/1.1 @10/10/10 length:2",
+			"#5 GET /a HTTP/1.1 @9-9 | 200 OK HTTP/1.1 @10/10/10 length:2",
+			"#6 GET /a HTTP/1.1 @11-11 host=apq | 200 OK HTTP/1.1 @12/12/12 length:2",
+			"#7 - | 200 OK HTTP/1.1 @12/12/12 length:2",
+			"#8 HEAD /a HTTP/1.1 @13-13 host=apq | 200 OK HTTP/1.1 @14/14/14",
+			"#9 GET /a HTTP/1.1 @15-15 host=apq | 200 OK HTTP/1.1 @16/16/16 length:2",
 		},
 	},
 	{
