@@ -192,7 +192,12 @@ type binRef struct {
 }
 
 func (c *Collector) bucket(up netip.AddrPort, t time.Time) *Bucket {
-	s := floorDiv(t.Unix(), c.binSecs) * c.binSecs
+	sec := t.Unix()
+	// Most calls fall in the bin of the call before: spare the division.
+	if r := c.lastBins[0]; r.b != nil && r.up == up && sec >= r.sec && sec-r.sec < c.binSecs {
+		return r.b
+	}
+	s := floorDiv(sec, c.binSecs) * c.binSecs
 	for i, r := range c.lastBins {
 		if r.b != nil && r.sec == s && r.up == up {
 			c.lastBins[0], c.lastBins[i] = r, c.lastBins[0]

@@ -89,9 +89,12 @@ func (s *Split) apply(b *httpmatch.EventBatch, ev *httpmatch.Event) {
 		s.col.update(ev.Conn)
 	case httpmatch.EventData:
 		if ev.NewTurns > 0 {
-			s.col.data(ev.Server, int(ev.NewTurns), ev.At.Time)
-		} else {
-			s.col.clock(ev.At.Time) // no request to count: spare its lookup
+			s.col.countRequests(ev.Server, int(ev.NewTurns), ev.At.Time)
+		}
+		// A Data event nearly always advances, to its own time: Advance
+		// below moves the clock then (countRequests does not read it).
+		if _, adv := ev.Advances(); !adv {
+			s.col.clock(ev.At.Time)
 		}
 	case httpmatch.EventDone:
 		s.col.Conn(ev.Conn, int(ev.NewTurns))
