@@ -455,11 +455,11 @@ func (a *Analyzer) decide(r *record) {
 	}
 	r.front = true
 	a.stats.Requests++
-	if r.ex.Response.Status < 500 && a.fastLane(r) {
+	if r.ex.status < 500 && a.fastLane(r) {
 		return
 	}
 	chain := a.correlate(r)
-	status := r.ex.Response.Status
+	status := r.ex.status
 	if status >= 500 {
 		a.stats.Responses5xx++
 		inc := a.incident(r, attemptsOf(chain))

@@ -88,7 +88,7 @@ func inferredStatus(last Attempt, r *record) int {
 	case ConnectTimeout, UpstreamTimeout:
 		return 504
 	case InvalidResponse:
-		if r.ex != nil && r.ex.Response.Status == 0 {
+		if r.ex != nil && r.ex.status == 0 {
 			return 0
 		}
 	}

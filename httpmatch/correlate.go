@@ -31,7 +31,7 @@ type attemptCand struct {
 // concurrent identical requests the timing picks, and each attempt serves
 // one front request only.
 func (a *Analyzer) correlate(f *record) []attemptCand {
-	if f.ex.Response.Status == 0 {
+	if f.ex.status == 0 {
 		return nil
 	}
 	cands := a.candidates(f, 0)
@@ -54,7 +54,7 @@ func (a *Analyzer) correlate(f *record) []attemptCand {
 		}
 		return int(x.r.conn.id) - int(y.r.conn.id)
 	})
-	status := f.ex.Response.Status
+	status := f.ex.status
 	resp := f.ex.respNs
 	// The last attempt: consistent with the status, not a tighter fit for
 	// another request still waiting, and preferably one the proxy
@@ -169,7 +169,7 @@ func (a *Analyzer) claimedElsewhere(f *record, c *attemptCand) bool {
 func (a *Analyzer) claimedBy(f *record, c *attemptCand) bool {
 	// The window holds the requests answered within maxRelay after c's
 	// outcome; the cheap tests come first, they reject most.
-	start, wait, conn := c.r.startNs, f.ex.durNs, c.r.conn
+	start, wait, conn := c.r.startNs, f.ex.durNs(), c.r.conn
 	// A request o that fits tighter started no later than c (o.startNs <=
 	// start) and waited less than f (o.durNs < wait), so it was answered
 	// before start+wait: the window ends there when that is sooner. Under
@@ -181,7 +181,7 @@ func (a *Analyzer) claimedBy(f *record, c *attemptCand) bool {
 	}
 	for _, e := range a.queue.window(c.atNs, hi) {
 		o := e.r
-		if o.ex == nil || o.startNs > start || o.ex.durNs >= wait || o.ex.status == 0 || o == f || o.used || o.front || o.orphan || o.conn == conn {
+		if o.ex == nil || o.startNs > start || o.ex.durNs() >= wait || o.ex.status == 0 || o == f || o.used || o.front || o.orphan || o.conn == conn {
 			continue
 		}
 		if c.r.ex != nil && (o.ex.Request.Method != c.r.ex.Request.Method || o.ex.Request.URI != c.r.ex.Request.URI) {
@@ -203,7 +203,7 @@ func (f *record) mayClaim(r *record) bool {
 
 func fileOf(r *record) string {
 	if r.ex != nil {
-		return r.ex.Request.Start.File
+		return r.ex.Request.File
 	}
 	return r.conn.view().First.File
 }
@@ -212,12 +212,12 @@ func fileOf(r *record) string {
 // window; tol widens it for attempts captured in another file. The list
 // is the Analyzer's scratch buffer, valid until the next call.
 func (a *Analyzer) candidates(f *record, tol time.Duration) []attemptCand {
-	file := f.ex.Response.Start.File
+	file := f.ex.Response.File
 	cands := a.cands[:0]
 	// The window widened by tol: what is searched, and what attempts
 	// from another file must start in.
-	wideLo := nanos(f.ex.Request.Start.Time.Add(-tol))
-	wideHi := nanos(f.ex.Response.Start.Time.Add(tol))
+	wideLo := nanos(f.ex.reqTime().Add(-tol))
+	wideHi := nanos(f.ex.respTime().Add(tol))
 	consider := func(r *record) {
 		if !f.mayClaim(r) {
 			return
@@ -262,8 +262,8 @@ func (a *Analyzer) candidates(f *record, tol time.Duration) []attemptCand {
 // response with this status: a relayed answer has the same status, a
 // failure gives a 5xx.
 func consistent(c *attemptCand, status int) bool {
-	if c.r.ex != nil && c.r.ex.Response.Status > 0 && c.outcome != InvalidResponse {
-		return c.r.ex.Response.Status == status
+	if c.r.ex != nil && c.r.ex.status > 0 && c.outcome != InvalidResponse {
+		return c.r.ex.status == status
 	}
 	return status >= 500
 }
@@ -284,14 +284,14 @@ func outcomeOf(r *record) (Cause, time.Time) {
 		}
 		return Unknown, time.Time{} // it connected: not a failed attempt
 	}
-	resp := &r.ex.Response
+	x := r.ex
 	switch {
-	case resp.Flags&(Invalid|BadFraming|TooLarge|BadHeader) != 0:
-		return InvalidResponse, resp.Start.Time
-	case resp.Status >= 500:
-		return BackendStatus, resp.HeaderTime
-	case resp.Status > 0 && resp.Flags&Partial == 0:
-		return OutcomeOK, resp.HeaderTime
+	case x.respFlags&(Invalid|BadFraming|TooLarge|BadHeader) != 0:
+		return InvalidResponse, x.respTime()
+	case x.status >= 500:
+		return BackendStatus, x.hdrTime()
+	case x.status > 0 && x.respFlags&Partial == 0:
+		return OutcomeOK, x.hdrTime()
 	}
 	if c == nil {
 		return Unknown, time.Time{}

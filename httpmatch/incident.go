@@ -36,17 +36,17 @@ func attemptOf(c attemptCand) Attempt {
 		return at
 	}
 	e := r.ex
-	at.Status = e.Response.Status
+	at.Status = e.status
 	at.Reused = e.Index > 0
 	at.Idle = r.idle
-	at.request = e.Request.Start
-	if e.Response.Flags&Missing == 0 {
-		at.response = e.Response.Start
+	at.request = e.reqStart()
+	if e.respFlags&Missing == 0 {
+		at.response = e.respStart()
 		at.preview = e.Response.Preview
-		if e.Response.Flags&BadHeader != 0 {
-			at.preview = fmt.Sprintf("status %d, then a header field with a NUL or a byte not allowed in a field name", e.Response.Status)
-		} else if at.preview == "" && e.Response.Status > 0 {
-			at.preview = fmt.Sprintf("status %d %q", e.Response.Status, e.Response.Reason)
+		if e.respFlags&BadHeader != 0 {
+			at.preview = fmt.Sprintf("status %d, then a header field with a NUL or a byte not allowed in a field name", e.status)
+		} else if at.preview == "" && e.status > 0 {
+			at.preview = fmt.Sprintf("status %d %q", e.status, e.Response.Reason)
 		}
 	}
 	if fc != nil && fc.Teardown.Kind != flows.CloseNone {
@@ -66,25 +66,25 @@ func attemptOf(c attemptCand) Attempt {
 func (a *Analyzer) incident(f *record, attempts []Attempt) Incident {
 	e := f.ex
 	inc := Incident{
-		Time: e.Response.Start.Time, Status: e.Response.Status,
+		Time: e.respTime(), Status: e.status,
 		Client: f.conn.client, Proxy: f.conn.server,
 		Method: e.Request.Method, URI: e.Request.URI, Host: e.Request.Host,
 		Attempts: attempts,
 		Conns:    [][2]netip.AddrPort{{f.conn.client, f.conn.server}},
 	}
-	inc.Evidence = append(inc.Evidence, Evidence{e.Request.Start.File, e.Request.Start.Frame, e.Request.Start.Time,
+	inc.Evidence = append(inc.Evidence, Evidence{e.Request.File, e.Request.Frame, e.reqTime(),
 		fmt.Sprintf("request %s %s from %s", e.Request.Method, clip(e.Request.URI), f.conn.client)})
 	for i := range attempts {
 		at := &attempts[i]
 		inc.Conns = append(inc.Conns, [2]netip.AddrPort{at.Local, at.Upstream})
 		inc.Evidence = append(inc.Evidence, attemptEvidence(at)...)
 	}
-	inc.Evidence = append(inc.Evidence, Evidence{e.Response.Start.File, e.Response.Start.Frame, e.Response.Start.Time,
-		fmt.Sprintf("%d from %s to %s", e.Response.Status, f.conn.server, f.conn.client)})
+	inc.Evidence = append(inc.Evidence, Evidence{e.Response.File, e.Response.Frame, e.respTime(),
+		fmt.Sprintf("%d from %s to %s", e.status, f.conn.server, f.conn.client)})
 
 	sw := a.software(f.conn.server, e.Response.Server)
 	if len(attempts) == 0 {
-		waited := e.Response.Start.Time.Sub(e.Request.Start.Time)
+		waited := e.respTime().Sub(e.reqTime())
 		if a.roles.upstreamVisible() || a.failSeen {
 			if unreachableWait(inc.Status, waited) {
 				inc.Cause, inc.Inferred = ConnectUnreachable, true
@@ -108,8 +108,8 @@ func (a *Analyzer) incident(f *record, attempts []Attempt) Incident {
 	inc.Cause = last.Outcome
 	chain := explainChain(attempts)
 	switch {
-	case inc.Hidden || e.Response.Status < 500:
-		inc.Explanation = chain + "; the client got " + fmt.Sprint(e.Response.Status)
+	case inc.Hidden || e.status < 500:
+		inc.Explanation = chain + "; the client got " + fmt.Sprint(e.status)
 		inc.Cause = firstFailure(attempts)
 	case inc.Cause == OutcomeOK:
 		inc.Cause = Unknown

@@ -113,8 +113,8 @@ func (a *Analyzer) markMissing(inc *Incident, f *record, chain []attemptCand) {
 	var l lack
 	if f != nil && f.ex != nil {
 		e := f.ex
-		l.flags(e.Request.Flags, "front request", e.Request.Start, false)
-		l.flags(e.Response.Flags, "front response", e.Response.Start, false)
+		l.flags(e.reqFlags, "front request", e.reqStart(), false)
+		l.flags(e.respFlags, "front response", e.respStart(), false)
 		// The front's gaps matter where the verdict reads the stream: the
 		// 5xx's status line (its flags say when it was cut) and the parse
 		// up to it (Resynced). Bytes missing from a request body or from
@@ -124,7 +124,7 @@ func (a *Analyzer) markMissing(inc *Incident, f *record, chain []attemptCand) {
 		cs := c.r.conn
 		lo, hi := c.r.startTime(), c.at
 		if e := c.r.ex; e != nil {
-			l.flags(e.Response.Flags, "upstream response", e.Response.Start, e.Response.Status > 0 && e.Response.Status < 500)
+			l.flags(e.respFlags, "upstream response", e.respStart(), e.status > 0 && e.status < 500)
 		}
 		// Upstream, what the backend sent is the evidence: a gap in its
 		// direction after the request and before its status was read (or
@@ -135,7 +135,7 @@ func (a *Analyzer) markMissing(inc *Incident, f *record, chain []attemptCand) {
 			if c.r.ex == nil || g.Dir != flows.ServerToClient || g.At.Time.Before(lo) || g.At.Time.After(hi) {
 				continue
 			}
-			if r := &c.r.ex.Response; r.Status > 0 && !g.At.Time.Before(r.Start.Time) {
+			if x := c.r.ex; x.status > 0 && !g.At.Time.Before(x.respTime()) {
 				continue // within a response whose status was read: the flags say what matters
 			}
 			l.gap(g, "upstream")
@@ -176,7 +176,7 @@ func (a *Analyzer) decideOrphan(r *record) {
 	}
 	r.front = true
 	e := r.ex
-	shed := a.frontShed(r.conn, e.Response.Start.Time)
+	shed := a.frontShed(r.conn, e.respTime())
 	if !shed {
 		a.stats.Requests++ // a shed one's request was counted, unanswered, with its connection
 	}
@@ -199,18 +199,18 @@ func (a *Analyzer) decideOrphan(r *record) {
 	} else {
 		l.add("request not in the capture (%s)", why)
 	}
-	l.flags(e.Response.Flags, "front response", e.Response.Start, false)
+	l.flags(e.respFlags, "front response", e.respStart(), false)
 	inc := Incident{
-		Time: e.Response.Start.Time, Status: e.Response.Status,
+		Time: e.respTime(), Status: e.status,
 		Client: r.conn.client, Proxy: r.conn.server,
 		Cause: Unknown, Inferred: true, Missing: l.list(),
 		Conns: [][2]netip.AddrPort{{r.conn.client, r.conn.server}},
-		Evidence: []Evidence{{e.Response.Start.File, e.Response.Start.Frame, e.Response.Start.Time,
-			fmt.Sprintf("%d from %s to %s, its request not in the capture", e.Response.Status, r.conn.server, r.conn.client)}},
+		Evidence: []Evidence{{e.Response.File, e.Response.Frame, e.respTime(),
+			fmt.Sprintf("%d from %s to %s, its request not in the capture", e.status, r.conn.server, r.conn.client)}},
 	}
 	inc.Explanation = fmt.Sprintf("the proxy answered %d (frame %d) to a request that is not in the capture (%s): without its method and URI "+
 		"no upstream attempt can be matched with it; the evidence is incomplete (%s): %s would decide it",
-		e.Response.Status, e.Response.Start.Frame, why, strings.Join(inc.Missing, "; "), l.decides())
+		e.status, e.Response.Frame, why, strings.Join(inc.Missing, "; "), l.decides())
 	a.stats.ByCause[Unknown]++
 	a.sink(inc)
 }

@@ -101,5 +101,5 @@ func sweepBefore(l []timed, young int64, limit time.Time, answered int64) []time
 func answeredOK(r *record) bool {
 	x := r.ex
 	return x != nil && x.status > 0 && x.status < 500 &&
-		x.Response.Flags&(Invalid|BadFraming|TooLarge|BadHeader|Partial) == 0
+		x.respFlags&(Invalid|BadFraming|TooLarge|BadHeader|Partial) == 0
 }

@@ -151,7 +151,7 @@ func exIndex(r *record) int {
 	if r.ex == nil {
 		return -1
 	}
-	return r.ex.Index
+	return int(r.ex.Index)
 }
 
 // insertByHeap adds r to l, kept in order of heapAt (the outcome time of
