@@ -36,7 +36,7 @@ func NewSplit(an *httpmatch.Analyzer, c *Collector, opts httpmatch.AnalyzeOption
 		done: make(chan struct{}),
 	}
 	for range splitBatches - 1 {
-		s.free <- &httpmatch.EventBatch{}
+		s.free <- httpmatch.NewEventBatch()
 	}
 	s.front = httpmatch.NewFront(opts, s.send)
 	go s.run()
