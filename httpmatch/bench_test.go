@@ -15,19 +15,37 @@ var (
 
 // BenchmarkParse runs one keep-alive connection of small GET exchanges, a
 // request and its response per iteration, each delivered as one Data call
-// as a TCP segment would carry it.
+// as a TCP segment would carry it: "repeated" sends the same exchange each
+// time (the heads are remembered, headMemo), "varied" alternates two
+// whose heads differ in their start lines and in a header value, so that
+// every head is scanned.
 func BenchmarkParse(b *testing.B) {
-	n := 0
-	p := NewConnParser(ParserOptions{}, SinkFunc(func(e *Exchange) { n++ }))
-	at := flows.FrameRef{File: "bench.pcap", Frame: 1}
-	b.SetBytes(int64(len(benchReq) + len(benchResp)))
-	b.ReportAllocs()
-	for b.Loop() {
-		p.Data(flows.ClientToServer, benchReq, at)
-		p.Data(flows.ServerToClient, benchResp, at)
-	}
-	if n != b.N {
-		b.Fatalf("%d exchanges for %d iterations", n, b.N)
+	varReq := bytes.Replace(benchReq, []byte("page=2"), []byte("page=3"), 1)
+	varResp := bytes.Replace(benchResp, []byte("Server: bench"), []byte("Server: bench2"), 1)
+	varResp = bytes.Replace(varResp, []byte("200 OK"), []byte("201 Created"), 1)
+	for _, bc := range []struct {
+		name        string
+		reqs, resps [2][]byte
+	}{
+		{"repeated", [2][]byte{benchReq, benchReq}, [2][]byte{benchResp, benchResp}},
+		{"varied", [2][]byte{benchReq, varReq}, [2][]byte{benchResp, varResp}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			n := 0
+			p := NewConnParser(ParserOptions{}, SinkFunc(func(e *Exchange) { n++ }))
+			at := flows.FrameRef{File: "bench.pcap", Frame: 1}
+			b.SetBytes(int64(len(benchReq) + len(benchResp)))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				p.Data(flows.ClientToServer, bc.reqs[i&1], at)
+				p.Data(flows.ServerToClient, bc.resps[i&1], at)
+				i++
+			}
+			if n != b.N {
+				b.Fatalf("%d exchanges for %d iterations", n, b.N)
+			}
+		})
 	}
 }
 

@@ -189,6 +189,7 @@ func sameFrame(a, b flows.FrameRef) bool { return a.Frame == b.Frame && a.File =
 // startLine takes the bytes. Either way the outcome is the general way's.
 func (p *ConnParser) wholeHead(h *half, data []byte, at *flows.FrameRef) int {
 	if m := h.memo; m != nil && m.matches(data) {
+		m.misses = 0
 		sl, hi := m.sl, m.info(data)
 		h.state = stHeader
 		p.openLine(h, data[:sl.end], sl)
@@ -221,7 +222,10 @@ func (p *ConnParser) wholeHead(h *half, data []byte, at *flows.FrameRef) int {
 		if h.memo == nil {
 			h.memo = new(headMemo)
 		}
-		h.memo.set(data[:sl.end+end], sl, &hi, end)
+		if m := h.memo; m.misses < memoTries || m.misses%memoTries == 0 {
+			m.set(data[:sl.end+end], sl, &hi, end)
+		}
+		h.memo.misses++
 	}
 	h.state = stHeader // h.start and h.last are at, from begin
 	p.openLine(h, data[:sl.end], sl)
@@ -237,10 +241,14 @@ func (p *ConnParser) wholeHead(h *half, data []byte, at *flows.FrameRef) int {
 // head that begins with the same bytes gets the same results, for the
 // price of comparing them (a few vector loads for what took a pass per
 // byte). A different head costs the comparison up to its first different
-// byte, mostly in its start line. (cachegrind, 100 MB of small keep-alive
-// requests: the scans were a fifth of analyze's instructions.) Only heads
-// of up to maxMemo bytes are kept, from a half's second message on, so a
-// connection that carries one exchange allocates nothing for it.
+// byte, mostly in its start line, and keeping it, a copy: after memoTries
+// different heads in a row, only one in memoTries is kept, so that a
+// connection whose heads never repeat pays little more than the
+// comparisons (BenchmarkParse/varied). (cachegrind, 100 MB of small
+// keep-alive requests: the scans were a fifth of analyze's instructions.)
+// Only heads of up to maxMemo bytes are kept, from a half's second
+// message on, so a connection that carries one exchange allocates nothing
+// for it.
 type headMemo struct {
 	head []byte // start line and header block, copied
 	sl   startLine
@@ -248,7 +256,12 @@ type headMemo struct {
 	end  int        // of the header block, after the start line
 	// Where hi.host and hi.server were in the header block (-1: nil).
 	hostOff, hostLen, serverOff, serverLen int
+	misses                                 int // heads scanned since the last match
 }
+
+// memoTries is how many different heads in a row a headMemo keeps before
+// it keeps only one in memoTries.
+const memoTries = 4
 
 // maxMemo bounds the head a headMemo copies, and so its memory per half.
 const maxMemo = 512
