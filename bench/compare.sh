@@ -17,7 +17,7 @@
 #               largest of the runs. tshark runs once.
 #
 # Builds bench/floor, why502 and bench/incidents, warms the page cache, then
-# runs each under GNU time: the floor (read + decode to TCP, nothing
+# runs each under GNU time (peak RSS, CPU; wall time to the millisecond): the floor (read + decode to TCP, nothing
 # else), `why502 flows --format jsonl`, `why502 analyze --format json` and,
 # when installed, `tshark -r CAPTURE -Y 'http.response.code >= 500'`. Prints
 # per command: wall and CPU time, MB/s, packets/s, peak RSS, the ratio to the
@@ -58,15 +58,21 @@ echo "tools: $(go version | awk '{print $3}'), $(command -v tshark >/dev/null &&
 
 # measure NAME CMD...: runs CMD, stdout to $work/NAME.out; $work/NAME.time
 # gets a line of wall seconds, peak RSS in KB and user CPU and system CPU
-# seconds.
+# seconds. GNU time gives the RSS and the CPU times; its wall time has
+# hundredths of a second, 5 % of the small capture's analysis, so the wall
+# time is taken around it to the millisecond (it then includes GNU time's
+# own start, about a millisecond, for every command alike).
 measure() {
-	local name=$1
+	local name=$1 t0 t1
 	shift
-	if ! /usr/bin/time -a -f "%e %M %U %S" -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
+	t0=$(date +%s%N)
+	if ! /usr/bin/time -f "%M %U %S" -o "$work/$name.rss" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
 		echo "compare: $name failed:" >&2
 		tail -5 "$work/$name.err" >&2
 		exit 1
 	fi
+	t1=$(date +%s%N)
+	echo "$(((t1 - t0) / 1000000)) $(cat "$work/$name.rss")" | awk '{ printf "%.3f %s %s %s\n", $1 / 1000, $2, $3, $4 }' >>"$work/$name.time"
 }
 for ((i = 0; i < runs; i++)); do
 	measure floor "$work/floor" "$cap"
@@ -88,7 +94,7 @@ if command -v tshark >/dev/null; then
 fi
 packets=$(sed -n 's/^floor: \([0-9]*\) frames.*/\1/p' "$work/floor.out")
 [ -n "$packets" ] || { echo "compare: no frame count from the floor: $(cat "$work/floor.out")" >&2; exit 1; }
-secs_of() { awk '{print ($1 > 0) ? $1 : 0.01}' "$work/$1.time"; } # GNU time has 10 ms resolution
+secs_of() { awk '{print ($1 > 0) ? $1 : 0.001}' "$work/$1.time"; } # wall time to the millisecond
 floor_s=$(secs_of floor)
 tshark_s=0
 [ $have_tshark = 1 ] && tshark_s=$(secs_of tshark)
@@ -98,8 +104,8 @@ echo "capture: $cap ($bytes bytes, $packets packets)"
 printf '%-8s %9s %9s %11s %13s %9s %9s %10s\n' command wall cpu MB/s packets/s "peak RSS" "of floor" "vs tshark"
 row() { # NAME
 	awk -v n="$1" -v b="$bytes" -v p="$packets" -v f="$floor_s" -v t="$tshark_s" '{
-		s = ($1 > 0) ? $1 : 0.01
-		printf "%-8s %7.2f s %7.2f s %11.1f %13.0f %6.0f MB %8.0f %% %9s\n", n, s, $3 + $4, b / s / 1e6, p / s, $2 / 1024,
+		s = ($1 > 0) ? $1 : 0.001
+		printf "%-8s %7.3f s %7.2f s %11.1f %13.0f %6.0f MB %8.0f %% %9s\n", n, s, $3 + $4, b / s / 1e6, p / s, $2 / 1024,
 			100 * f / s, (t > 0) ? sprintf("%.1fx", t / s) : "-"
 	}' "$work/$1.time"
 }
