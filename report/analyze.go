@@ -143,6 +143,7 @@ func incidentFilter(conns [][2]netip.AddrPort) string {
 // rows, because tablewriter fits columns to them.
 type IncidentWriter struct {
 	w      *bufio.Writer
+	json   plainJSON
 	format Format
 	n      int
 	hidden []httpmatch.Incident
@@ -164,7 +165,7 @@ func (iw *IncidentWriter) Incident(in httpmatch.Incident) error {
 	case JSONL:
 		j := newIncidentJSON(&in)
 		j.Hidden = in.Hidden
-		b, err := marshalPlain(j)
+		b, err := iw.json.marshal(j)
 		if err != nil {
 			iw.err = fmt.Errorf("encode incident: %w", err)
 			return iw.err
@@ -176,7 +177,7 @@ func (iw *IncidentWriter) Incident(in httpmatch.Incident) error {
 			iw.hidden = append(iw.hidden, in)
 			return nil
 		}
-		b, err := marshalPlain(newIncidentJSON(&in))
+		b, err := iw.json.marshal(newIncidentJSON(&in))
 		if err != nil {
 			iw.err = fmt.Errorf("encode incident: %w", err)
 			return iw.err
@@ -210,7 +211,7 @@ func (iw *IncidentWriter) Close(s AnalyzeSummary) error {
 		}
 		iw.w.WriteString("\n],\n\"hidden_failures\": [")
 		for i := range iw.hidden {
-			b, err := marshalPlain(newIncidentJSON(&iw.hidden[i]))
+			b, err := iw.json.marshal(newIncidentJSON(&iw.hidden[i]))
 			if err != nil {
 				return fmt.Errorf("encode hidden failure: %w", err)
 			}
@@ -379,11 +380,26 @@ func writeAnalyzeSummaryText(w *bufio.Writer, s AnalyzeSummary) {
 // marshalPlain is json.Marshal without HTML escaping: display filters are
 // full of "&&", which should stay readable and pasteable.
 func marshalPlain(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	var p plainJSON
+	return p.marshal(v)
+}
+
+// plainJSON is marshalPlain with its buffer and encoder kept for the next
+// value (IncidentWriter: one per incident).
+type plainJSON struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// marshal encodes v; the result is valid until the next call.
+func (p *plainJSON) marshal(v any) ([]byte, error) {
+	if p.enc == nil {
+		p.enc = json.NewEncoder(&p.buf)
+		p.enc.SetEscapeHTML(false)
+	}
+	p.buf.Reset()
+	if err := p.enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	return bytes.TrimSuffix(p.buf.Bytes(), []byte{'\n'}), nil
 }
