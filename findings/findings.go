@@ -1,6 +1,7 @@
 package findings
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"why502/capture"
 	"why502/flows"
 	"why502/httpmatch"
+	"why502/internal/timecmp"
 )
 
 // Kind names a finding.
@@ -95,8 +97,9 @@ type Coverage struct {
 // findings. Feed it with Tap (connections) and Incident; call Findings
 // once after the Analyzer's Flush. Not safe for concurrent use.
 type Collector struct {
-	opts Options
-	now  time.Time
+	opts  Options
+	now   time.Time
+	nowNs int64 // timecmp.Nanos(now)
 
 	servers map[netip.AddrPort]*server
 	// upstreams are the servers the proxy was seen using (incident attempts).
@@ -151,6 +154,7 @@ func New(opts Options) *Collector {
 		races:     map[netip.AddrPort]*raceAgg{},
 		timeline:  map[netip.AddrPort]map[int64]*Bucket{},
 		binSecs:   1,
+		nowNs:     math.MinInt64, // timecmp.Nanos of the zero time
 	}
 }
 
@@ -159,8 +163,8 @@ func unmap(ap netip.AddrPort) netip.AddrPort {
 }
 
 func (c *Collector) clock(t time.Time) {
-	if t.After(c.now) {
-		c.now = t
+	if ns := timecmp.Nanos(t); timecmp.After(&t, ns, &c.now, c.nowNs) {
+		c.now, c.nowNs = t, ns
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"why502/flows"
+	"why502/internal/timecmp"
 )
 
 // AnalyzeOptions tune an Analyzer. The zero value infers the roles from
@@ -421,8 +422,8 @@ func (a *Analyzer) Advance(t time.Time) {
 }
 
 func (a *Analyzer) clock(t time.Time) {
-	if t.After(a.now) {
-		a.now, a.nowNs = t, nanos(t)
+	if ns := nanos(t); timecmp.After(&t, ns, &a.now, a.nowNs) {
+		a.now, a.nowNs = t, ns
 	}
 }
 

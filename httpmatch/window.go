@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"why502/flows"
+	"why502/internal/timecmp"
 )
 
 // Under load one URI has tens of thousands of exchanges within the decision
@@ -200,27 +201,10 @@ func (a *Analyzer) pruneFrontData(limit time.Time) {
 // 2262: only a broken capture clock gets there), so nanos clamps such
 // times to the ends of the range; they keep their order with every
 // representable time, and subNs saturates as time.Time.Sub does.
-var (
-	minNanos = time.Unix(0, math.MinInt64)
-	maxNanos = time.Unix(0, math.MaxInt64)
-)
 
-// nanos is t in Unix nanoseconds, clamped to the int64 range.
-func nanos(t time.Time) int64 {
-	// Capture times are nearly always well inside the range: one
-	// comparison of seconds instead of two of times (pprof: nanos was
-	// 1 % of analyze, four calls per exchange).
-	if s := t.Unix(); s > -9e9 && s < 9e9 {
-		return t.UnixNano()
-	}
-	if t.Before(minNanos) {
-		return math.MinInt64
-	}
-	if t.After(maxNanos) {
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
+// nanos is t in Unix nanoseconds, clamped to the int64 range
+// (timecmp.Nanos).
+func nanos(t time.Time) int64 { return timecmp.Nanos(t) }
 
 // subNs is x - y, saturated at the ends of the int64 range.
 func subNs(x, y int64) int64 {
