@@ -89,12 +89,12 @@ func (s *Split) apply(b *httpmatch.EventBatch, ev *httpmatch.Event) {
 		s.col.update(ev.Conn)
 	case httpmatch.EventData:
 		if ev.NewTurns > 0 {
-			s.col.countRequests(ev.Server, int(ev.NewTurns), ev.At.Time)
+			s.col.countRequests(ev.Server, int(ev.NewTurns), ev.At)
 		}
 		// A Data event nearly always advances, to its own time: Advance
 		// below moves the clock then (countRequests does not read it).
 		if _, adv := ev.Advances(); !adv {
-			s.col.clock(ev.At.Time)
+			s.col.clock(ev.At)
 		}
 	case httpmatch.EventDone:
 		s.col.Conn(ev.Conn, int(ev.NewTurns))
