@@ -251,6 +251,9 @@ func (r *Reader) Each(f func(*Packet)) error {
 
 // next is Next on files, read in the caller's goroutine or the prefetching one.
 func (r *Reader) next() (*Packet, error) {
+	if len(r.streams) == 1 {
+		return r.nextOne(r.streams[0])
+	}
 	if !r.started {
 		r.started = true
 		for _, s := range r.streams {
@@ -268,6 +271,22 @@ func (r *Reader) next() (*Packet, error) {
 		return nil, io.EOF
 	}
 	s := r.pop()
+	r.last = s
+	return &s.pkt, nil
+}
+
+// nextOne is next for a single input, the common case: nothing to merge,
+// so no heap to push the stream into and pop it from at every packet
+// (cachegrind, 100 MB of small keep-alive requests: 1.5 % of analyze's
+// instructions, in time comparisons mostly).
+func (r *Reader) nextOne(s *stream) (*Packet, error) {
+	if r.started && r.last == nil {
+		return nil, io.EOF // read to its end
+	}
+	r.started, r.last = true, nil
+	if !r.advance(s) {
+		return nil, io.EOF
+	}
 	r.last = s
 	return &s.pkt, nil
 }
