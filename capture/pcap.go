@@ -178,11 +178,17 @@ func (p *pcapReader) next(rec *record) error {
 	if limit := recordLimit(p.snaplen); uint64(capLen) > uint64(limit) {
 		return corruptLength(frame, capLen, p.snaplen, limit)
 	}
-	p.r.Discard(pcapRecordHeader) // Peek returned them all
-	if n := int(capLen); n <= p.r.Size() {
-		rec.data, err = p.r.Peek(n)
-		p.r.Discard(len(rec.data))
+	if n := int(capLen); pcapRecordHeader+n <= p.r.Size() {
+		// Header and frame in one Peek and one Discard (cachegrind: the
+		// second pair was 1 % of analyze's instructions on small packets).
+		var whole []byte
+		whole, err = p.r.Peek(pcapRecordHeader + n)
+		if len(whole) >= pcapRecordHeader {
+			rec.data = whole[pcapRecordHeader:]
+		}
+		p.r.Discard(len(whole))
 	} else {
+		p.r.Discard(pcapRecordHeader) // Peek returned them all
 		p.buf, err = readBody(p.r, p.buf, n)
 		rec.data = p.buf
 	}
