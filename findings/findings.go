@@ -163,6 +163,12 @@ func unmap(ap netip.AddrPort) netip.AddrPort {
 }
 
 func (c *Collector) clock(t time.Time) {
+	// The time is often the clock's already: Tap gives a chunk's time
+	// (data), then its packet's (Advance), and packets share timestamps.
+	// Spare Nanos, a call, then (perf: clock's comparisons were 1.6 %).
+	if t == c.now {
+		return
+	}
 	if ns := timecmp.Nanos(t); timecmp.After(&t, ns, &c.now, c.nowNs) {
 		c.now, c.nowNs = t, ns
 	}
@@ -197,17 +203,20 @@ type binRef struct {
 
 func (c *Collector) bucket(up netip.AddrPort, t time.Time) *Bucket {
 	sec := t.Unix()
-	// Most calls fall in the bin of the call before: spare the division.
-	if r := c.lastBins[0]; r.b != nil && r.up == up && sec >= r.sec && sec-r.sec < c.binSecs {
-		return r.b
-	}
-	s := floorDiv(sec, c.binSecs) * c.binSecs
+	// Most calls fall in the bin of one of the last two calls: find it
+	// without floorDiv's division (perf: bucket was 0.8 %; with front and
+	// upstream alternating, checking the newest alone divided at every
+	// other call). A bin is [r.sec, r.sec+binSecs): sec-r.sec, at least
+	// 0, is compared unsigned, as it may not fit in an int64.
 	for i, r := range c.lastBins {
-		if r.b != nil && r.sec == s && r.up == up {
-			c.lastBins[0], c.lastBins[i] = r, c.lastBins[0]
+		if r.b != nil && r.up == up && sec >= r.sec && uint64(sec-r.sec) < uint64(c.binSecs) {
+			if i > 0 {
+				c.lastBins[0], c.lastBins[i] = r, c.lastBins[0]
+			}
 			return r.b
 		}
 	}
+	s := floorDiv(sec, c.binSecs) * c.binSecs
 	m := c.timeline[up]
 	if m == nil {
 		if len(c.timeline) >= maxServers {
