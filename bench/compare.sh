@@ -11,7 +11,7 @@
 #   --row FILE  also append this capture's line of the summary table
 #               (Markdown, the columns bench/run.sh prints) to FILE
 #   --runs N    run the floor, flows and analyze N times each, interleaved,
-#               and keep each one's fastest run (default 3): on a shared or
+#               and keep each one's fastest run (default 5): on a shared or
 #               virtual machine single runs vary by tens of percent, and
 #               the fastest is the one least disturbed; the peak RSS is the
 #               largest of the runs. tshark runs once.
@@ -28,7 +28,7 @@
 set -euo pipefail
 usage() { awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; exit 2; }
 rowfile=
-runs=3
+runs=5
 while [ $# -ge 2 ]; do
 	case $1 in
 	--row) rowfile=$2 ;;
