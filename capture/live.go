@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/net/bpf"
+
+	"why502/internal/timecmp"
 )
 
 // ErrTick is what Reader.Next returns on a live capture when no packet came
@@ -406,6 +408,7 @@ func (r *Reader) liveFrame(s *liveSource, f *liveFrame) (*Packet, bool) {
 	}
 	rec := &l.rec
 	rec.data, rec.ts, rec.wireLen, rec.link, rec.frame = data, f.ts.UTC(), max(f.wireLen, f.n), s.link, frame
+	rec.ns = timecmp.Nanos(rec.ts)
 	if !r.take(&s.st, name, rec) {
 		return nil, false
 	}

@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -59,7 +60,7 @@ func OpenLive(ifaces []string, opts LiveOptions) (*Reader, error) {
 		}
 		srcs = append(srcs, s)
 	}
-	r := &Reader{opts: Options{Filter: opts.Filter}}
+	r := &Reader{opts: Options{Filter: opts.Filter}, lastNs: math.MinInt64}
 	if err := r.startLive(srcs, opts); err != nil {
 		closeAll()
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"why502/internal/timecmp"
 )
 
 // stream is one source being read: its reader, and the next TCP segment it
@@ -48,11 +50,12 @@ func (r *Reader) advance(s *stream) bool {
 func (r *Reader) take(s *stream, name string, rec *record) bool {
 	st := &r.stats
 	st.Frames++
-	if st.First.IsZero() || rec.ts.Before(st.First) {
-		st.First = rec.ts
+	// In nanoseconds: once per frame (timecmp).
+	if st.First.IsZero() || timecmp.After(&st.First, r.firstNs, &rec.ts, rec.ns) {
+		st.First, r.firstNs = rec.ts, rec.ns
 	}
-	if rec.ts.After(st.Last) {
-		st.Last = rec.ts
+	if timecmp.After(&rec.ts, rec.ns, &st.Last, r.lastNs) {
+		st.Last, r.lastNs = rec.ts, rec.ns
 	}
 	p := &s.pkt
 	res, cut, why := decodeFrame(rec.link, rec.data, rec.wireLen, p)

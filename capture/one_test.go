@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/layers"
 
@@ -49,6 +50,47 @@ func TestOneInputToTheEnd(t *testing.T) {
 				if _, err := r.Next(); !errors.Is(err, io.EOF) {
 					t.Fatalf("after the end: want io.EOF, got %v", err)
 				}
+			}
+		})
+	}
+}
+
+// TestFirstLast: Stats.First and Last are the earliest and latest frame
+// times, whatever their order in the file (compared in nanoseconds), the
+// Unix epoch itself included.
+func TestFirstLast(t *testing.T) {
+	late := t0.Add(2 * time.Second)
+	tests := []struct {
+		name        string
+		times       []time.Time
+		first, last time.Time
+	}{
+		{"in order", []time.Time{t0, t0.Add(1), late}, t0, late},
+		{"out of order", []time.Time{late, t0, t0.Add(time.Second)}, t0, late},
+		{"equal", []time.Time{t0, t0, t0}, t0, t0},
+		{"1970", []time.Time{late, time.Unix(0, 0), late.Add(-1)}, time.Unix(0, 0), late},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var recs []capturetest.Record
+			for _, tm := range tc.times {
+				seg := capturetest.Frame(layers.LinkTypeEthernet, capturetest.Segment{
+					Src: ap("10.0.0.1:40000"), Dst: ap("10.0.0.2:8080"), Flags: capture.ACK,
+				})
+				recs = append(recs, capturetest.Record{Time: tm, Data: seg})
+			}
+			r, err := capture.NewReader([]capture.Source{{Name: "a.pcap", R: bytes.NewReader(capturetest.Pcap(layers.LinkTypeEthernet, recs...))}}, capture.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			for {
+				if _, err := r.Next(); err != nil {
+					break
+				}
+			}
+			if st := r.Stats(); !st.First.Equal(tc.first) || !st.Last.Equal(tc.last) {
+				t.Errorf("first %v, last %v; want %v, %v", st.First, st.Last, tc.first, tc.last)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 )
@@ -55,17 +56,20 @@ const supportedFormats = "supported: pcap and pcapng, optionally gzip-compressed
 // Reader reads TCP segments from one or more captures, merged in timestamp
 // order, or from network interfaces (OpenLive).
 type Reader struct {
-	opts     Options
-	streams  []*stream
-	heap     []*stream // streams with a packet ready, earliest first
-	last     *stream   // stream of the packet returned last, to advance next
-	started  bool
-	stats    Stats
-	warnings []Warning
-	closers  []io.Closer
-	live     *live     // set by OpenLive
-	pre      *prefetch // set by the first Next with Options.Prefetch
-	progress *progress // set by Open
+	opts    Options
+	streams []*stream
+	heap    []*stream // streams with a packet ready, earliest first
+	last    *stream   // stream of the packet returned last, to advance next
+	started bool
+	stats   Stats
+	// firstNs and lastNs are stats.First and stats.Last in nanoseconds
+	// (timecmp.Nanos); lastNs starts as the zero time's.
+	firstNs, lastNs int64
+	warnings        []Warning
+	closers         []io.Closer
+	live            *live     // set by OpenLive
+	pre             *prefetch // set by the first Next with Options.Prefetch
+	progress        *progress // set by Open
 }
 
 // Open opens the named capture files ("-" is standard input) and returns a
@@ -118,7 +122,7 @@ func NewReader(srcs []Source, opts Options) (*Reader, error) {
 	if len(srcs) == 0 {
 		return nil, errors.New("no capture files given")
 	}
-	r := &Reader{opts: opts}
+	r := &Reader{opts: opts, lastNs: math.MinInt64}
 	for i, src := range srcs {
 		rr, err := openFormat(src.R)
 		if err != nil {

@@ -28,6 +28,7 @@ const (
 type record struct {
 	data    []byte // valid until the next read
 	ts      time.Time
+	ns      int64 // ts in Unix nanoseconds (timecmp.Nanos)
 	wireLen int
 	link    uint32
 	frame   int64 // 1-based position among the file's packet records
@@ -203,6 +204,7 @@ func (p *pcapReader) next(rec *record) error {
 		frac *= 1000
 	}
 	rec.ts = time.Unix(sec, frac).UTC()
+	rec.ns = sec*1e9 + frac // exact: sec is at most 2^32, frac below 2^32 * 1000
 	rec.wireLen = max(int(wireLen), int(capLen))
 	rec.link = p.link
 	rec.frame = frame

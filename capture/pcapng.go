@@ -8,6 +8,8 @@ import (
 	"io"
 	"math/bits"
 	"time"
+
+	"why502/internal/timecmp"
 )
 
 // pcapng block types (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcapng-03.html).
@@ -264,7 +266,7 @@ func (n *pcapngReader) packet(typ uint32, rest int64, frame int64, rec *record) 
 		return truncatedAt(frame)
 	}
 	n.frame, n.lastTS = frame, ts
-	rec.data, rec.ts, rec.frame = n.buf, ts, frame
+	rec.data, rec.ts, rec.ns, rec.frame = n.buf, ts, timecmp.Nanos(ts), frame
 	rec.wireLen = max(int(wireLen), int(capLen))
 	rec.link = in.link
 	return nil
