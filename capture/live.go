@@ -409,7 +409,7 @@ func (r *Reader) liveFrame(s *liveSource, f *liveFrame) (*Packet, bool) {
 	rec := &l.rec
 	rec.data, rec.ts, rec.wireLen, rec.link, rec.frame = data, f.ts.UTC(), max(f.wireLen, f.n), s.link, frame
 	rec.ns = timecmp.Nanos(rec.ts)
-	if !r.take(&s.st, name, rec) {
+	if !r.take(&s.st, name, rec, &s.st.pkt) {
 		return nil, false
 	}
 	return &s.st.pkt, true

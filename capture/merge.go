@@ -22,10 +22,13 @@ type stream struct {
 	badLinks    []uint32 // unsupported link types already warned about
 }
 
-// advance reads s up to its next TCP segment that passes the filter. It
-// returns false when the stream is finished (end of file or an error,
-// which becomes a warning).
-func (r *Reader) advance(s *stream) bool {
+// advance reads s up to its next TCP segment that passes the filter, into
+// s.pkt. It returns false when the stream is finished (end of file or an
+// error, which becomes a warning).
+func (r *Reader) advance(s *stream) bool { return r.advanceInto(s, &s.pkt) }
+
+// advanceInto is advance into p.
+func (r *Reader) advanceInto(s *stream, p *Packet) bool {
 	for {
 		err := s.src.next(&s.rec)
 		if err != nil {
@@ -39,15 +42,15 @@ func (r *Reader) advance(s *stream) bool {
 			}
 			return false
 		}
-		if r.take(s, s.name, &s.rec) {
+		if r.take(s, s.name, &s.rec, p) {
 			return true
 		}
 	}
 }
 
-// take counts rec and decodes it into s.pkt, with file name; it reports
+// take counts rec and decodes it into p, with file name; it reports
 // whether rec is a TCP segment that passes the filter.
-func (r *Reader) take(s *stream, name string, rec *record) bool {
+func (r *Reader) take(s *stream, name string, rec *record, p *Packet) bool {
 	st := &r.stats
 	st.Frames++
 	// In nanoseconds: once per frame (timecmp).
@@ -57,7 +60,6 @@ func (r *Reader) take(s *stream, name string, rec *record) bool {
 	if timecmp.After(&rec.ts, rec.ns, &st.Last, r.lastNs) {
 		st.Last, r.lastNs = rec.ts, rec.ns
 	}
-	p := &s.pkt
 	res, cut, why := decodeFrame(rec.link, rec.data, rec.wireLen, p)
 	switch res {
 	case resNonTCP:

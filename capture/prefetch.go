@@ -67,8 +67,13 @@ func (r *Reader) fill(p *prefetch) {
 		}
 		b.pkts, b.arena, b.err = b.pkts[:0], b.arena[:0], nil
 		for len(b.pkts) < batchPackets && len(b.arena) < batchBytes {
-			pk, err := r.next()
-			if err != nil {
+			// Decoded in place, in the batch's next slot (within its
+			// capacity, batchPackets).
+			n := len(b.pkts)
+			b.pkts = b.pkts[:n+1]
+			pk := &b.pkts[n]
+			if err := r.nextInto(pk); err != nil {
+				b.pkts = b.pkts[:n]
 				b.err = err
 				break
 			}
@@ -77,8 +82,7 @@ func (r *Reader) fill(p *prefetch) {
 			// this does not grow it (it would still be correct if it did:
 			// earlier payloads keep the old array).
 			b.arena = append(b.arena, pk.Payload...)
-			b.pkts = append(b.pkts, *pk)
-			b.pkts[len(b.pkts)-1].Payload = b.arena[off:len(b.arena):len(b.arena)]
+			pk.Payload = b.arena[off:len(b.arena):len(b.arena)]
 		}
 		b.stats, b.warnings = r.stats, r.warnings
 		p.full <- b // never blocks: there are prefetchBatches batches
