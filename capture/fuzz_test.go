@@ -33,9 +33,10 @@ func seedCaptures() [][]byte {
 	return out
 }
 
-// FuzzReader reads arbitrary bytes as two captures merged, directly and
-// read ahead (Options.Prefetch): no panic, consistent packets and counts,
-// and the same packets, counts and warnings either way.
+// FuzzReader reads arbitrary bytes as two captures merged, and as one,
+// directly and read ahead (Options.Prefetch): no panic, consistent
+// packets and counts, and the same packets, counts and warnings either
+// way.
 func FuzzReader(f *testing.F) {
 	for _, c := range seedCaptures() {
 		f.Add(c)
@@ -59,6 +60,12 @@ func FuzzReader(f *testing.F) {
 		}
 		if ahead := readAll(t, srcs(), capture.Options{Prefetch: true}); !reflect.DeepEqual(ahead, direct) {
 			t.Fatalf("read ahead differs from direct:\ndirect   %+v\nprefetch %+v", direct, ahead)
+		}
+		// One input is read without the merge, and read ahead straight
+		// into the batches: the same packets, counts and warnings.
+		one := func() []capture.Source { return []capture.Source{src("f", b)} }
+		if d, a := readAll(t, one(), capture.Options{}), readAll(t, one(), capture.Options{Prefetch: true}); !reflect.DeepEqual(a, d) {
+			t.Fatalf("one input: read ahead differs from direct:\ndirect   %+v\nprefetch %+v", d, a)
 		}
 	})
 }
