@@ -155,15 +155,6 @@ func writeWrapped(w *bufio.Writer, prefix, s string, width int) {
 	w.WriteString(line + "\n")
 }
 
-// FindingCounts counts findings by kind, for summaries.
-func FindingCounts(fs []findings.Finding) map[findings.Kind]int {
-	m := map[findings.Kind]int{}
-	for _, f := range fs {
-		m[f.Kind]++
-	}
-	return m
-}
-
 // framesByFile lists evidence frames grouped by file, files in order of
 // first appearance: "12, 14 of a.pcap; 3 of b.pcap". quote formats a file name.
 func framesByFile(ev []httpmatch.Evidence, quote string) string {
