@@ -95,8 +95,10 @@ func (k *keptExchange) keep(e *Exchange) {
 // exactNanos is t in Unix nanoseconds (zeroTimeNs for the zero time),
 // and whether unixTime gives t back.
 func exactNanos(t time.Time) (int64, bool) {
-	// nanos' range (and no zero time) in one test of the seconds: three
-	// of these per exchange, in the goroutine that parses.
+	// timecmp.Nanos's fast path, inlined: three of these per exchange,
+	// in the goroutine that parses, and calling nanos instead cost 0.6 %
+	// of analyze's instructions (cachegrind). One test of the seconds
+	// also rules out the zero time.
 	if s := t.Unix(); s > -9e9 && s < 9e9 {
 		return s*1e9 + int64(t.Nanosecond()), t.Location() == time.UTC
 	}

@@ -293,8 +293,8 @@ func (f *Front) Done(c *flows.Conn) {
 }
 
 // frontSink turns a parser's exchanges into events of its Front.
-// Its record is made here, in the parsing goroutine: the Exchange, five
-// times the size of what the matching keeps of it, is not copied into the
+// Its record is made here, in the parsing goroutine: the Exchange, twice
+// the size of what the matching keeps of it, is not copied into the
 // batch.
 type frontSink struct {
 	f  *Front

@@ -222,10 +222,11 @@ func (p *ConnParser) wholeHead(h *half, data []byte, at *flows.FrameRef) int {
 		if h.memo == nil {
 			h.memo = new(headMemo)
 		}
-		if m := h.memo; m.misses < memoTries || m.misses%memoTries == 0 {
+		m := h.memo
+		if m.misses < memoTries || m.misses%memoTries == 0 {
 			m.set(data[:sl.end+end], sl, &hi, end)
 		}
-		h.memo.misses++
+		m.misses++
 	}
 	h.state = stHeader // h.start and h.last are at, from begin
 	p.openLine(h, data[:sl.end], sl)

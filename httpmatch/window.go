@@ -201,7 +201,7 @@ func (a *Analyzer) pruneFrontData(limit time.Time) {
 // 2262: only a broken capture clock gets there), so nanos clamps such
 // times to the ends of the range; they keep their order with every
 // representable time, and subNs saturates as time.Time.Sub does.
-
+//
 // nanos is t in Unix nanoseconds, clamped to the int64 range
 // (timecmp.Nanos).
 func nanos(t time.Time) int64 { return timecmp.Nanos(t) }

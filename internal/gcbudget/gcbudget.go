@@ -22,8 +22,8 @@ import (
 // about three times the live heap at 9k requests/s (15-21 MB on
 // make-large's keep-alive capture), so the collector runs once per 30 MB
 // or so of allocation, and what the process holds does not depend on the
-// capture: on that capture 56 MiB and 64 MiB both collect twice, the
-// first peaking at 53 MB and the second at 61 MB.
+// capture. On that capture a budget of 56 MiB collects twice and peaks at
+// 53 MB; one of 64 MiB also collects twice, and peaks at 61 MB.
 const Default = 56 << 20
 
 // liveMetric is the heap the last collection found reachable.

@@ -23,9 +23,10 @@ var (
 func Nanos(t time.Time) int64 {
 	// Capture times are nearly always well inside the range: one
 	// comparison of seconds instead of two of times (pprof: nanos was
-	// 1 % of analyze, four calls per exchange).
+	// 1 % of analyze, four calls per exchange), and the nanoseconds from
+	// those seconds, which UnixNano would compute again.
 	if s := t.Unix(); s > -9e9 && s < 9e9 {
-		return t.UnixNano()
+		return s*1e9 + int64(t.Nanosecond())
 	}
 	if t.Before(minNanos) {
 		return math.MinInt64
